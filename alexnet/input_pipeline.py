@@ -1,0 +1,293 @@
+"""Input pipelines: TFDS random-access sources on the host, the paper's augmentation on the device.
+
+Design (see README, "Input pipeline"): the host reads examples by index from `tfds.data_source` (array_record files,
+no TensorFlow at training time), decodes them and applies the deterministic part of Section 2's preprocessing
+(shorter side to `resize_size`, central square crop). Which examples make up batch `step` is a pure function of
+(seed, step, process), so a resumed run reads exactly the batches it would have read, and processes read disjoint
+slices. The random part of Section 4.1 (crops, flips, PCA colour noise) and mean subtraction run inside the jitted
+step on the device (`augment_train`, `eval_views`), keyed by the step's rng.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import os
+import queue
+import threading
+from typing import Iterator
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+TFDS_DATASETS = ('imagenet2012', 'imagenette', 'cifar10', 'fashion_mnist', 'oxford_flowers102', 'mnist')
+FOLDER_PREFIX = 'folder:'
+
+
+class DataNotFoundError(RuntimeError):
+  """The dataset is not prepared locally; the message says how to get it."""
+
+
+def _how_to_get(name: str, data_dir: str) -> str:
+  manual = {
+      'imagenet2012': 'Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from image-net.org into a folder '
+                      'DIR, then run',
+      'fashion_mnist': 'Offline, `apt-get install dataset-fashion-mnist` provides the files; then run',
+  }.get(name, 'When online, run')
+  return (f'Dataset {name!r} is not prepared under data_dir={data_dir or "~/tensorflow_datasets"}. {manual}:\n'
+          f'  python -m alexnet.prepare --dataset={name} --data_dir={data_dir or "~/tensorflow_datasets"}'
+          + (' --manual_dir=DIR' if name == 'imagenet2012' else ''))
+
+
+# ------------------------------------------------------------------------------------------------ sources (host)
+
+@dataclasses.dataclass
+class Split:
+  """Random access to one split: `read(indices)` -> (uint8 images [n, H, W, C], int32 labels [n])."""
+  name: str
+  num_examples: int
+  read: callable
+  image_shape: tuple
+
+
+def resize_and_center_crop(image: np.ndarray, size: int) -> np.ndarray:
+  """Section 2: rescale so the shorter side is `size`, then crop out the central size x size patch."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  h, w = image.shape[:2]
+  if (h, w) != (size, size):
+    scale = size / min(h, w)
+    nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
+    squeeze = image.shape[-1] == 1
+    pil = Image.fromarray(image[..., 0] if squeeze else image).resize((nw, nh), Image.BILINEAR)
+    image = np.asarray(pil)[..., None] if squeeze else np.asarray(pil)
+    top, left = (nh - size) // 2, (nw - size) // 2
+    image = image[top:top + size, left:left + size]
+  return image
+
+
+def _tfds_split(name: str, split: str, data_dir: str, resize_size: int, workers: int) -> Split:
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  builder = tfds.builder(name, data_dir=data_dir or None)
+  if not builder.is_prepared():
+    raise DataNotFoundError(_how_to_get(name, data_dir))
+  source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  pool = concurrent.futures.ThreadPoolExecutor(workers)
+
+  def one(example):
+    image = example['image']
+    return resize_and_center_crop(image, resize_size) if resize_size else image
+
+  def read(indices):
+    examples = source.__getitems__([int(i) for i in indices])
+    images = list(pool.map(one, examples)) if resize_size else [e['image'] for e in examples]
+    return np.stack(images).astype(np.uint8), np.asarray([e['label'] for e in examples], np.int32)
+
+  first = read([0])[0]
+  return Split(f'{name}:{split}', len(source), read, first.shape[1:])
+
+
+def _folder_split(root: str, split: str, resize_size: int, workers: int) -> Split:
+  """A folder of class sub-folders, `root/<split>/<class>/<image>` (or `root/<class>/...` for every split)."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  base = os.path.join(root, split) if os.path.isdir(os.path.join(root, split)) else root
+  if not os.path.isdir(base):
+    raise DataNotFoundError(f'Image folder {base!r} does not exist (expected {root}/<split>/<class>/<image>).')
+  classes = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d)))
+  files = [(os.path.join(base, c, f), label) for label, c in enumerate(classes)
+           for f in sorted(os.listdir(os.path.join(base, c)))]
+  if not files:
+    raise DataNotFoundError(f'No images under {base!r} (expected {base}/<class>/<image>).')
+  pool = concurrent.futures.ThreadPoolExecutor(workers)
+
+  def one(i):
+    image = np.asarray(Image.open(files[i][0]).convert('RGB'))
+    return resize_and_center_crop(image, resize_size or 256)
+
+  def read(indices):
+    return (np.stack(list(pool.map(one, indices))), np.asarray([files[i][1] for i in indices], np.int32))
+
+  return Split(f'folder:{base}', len(files), read, read([0])[0].shape[1:])
+
+
+def synthetic_split(split: str, num_classes: int, image_size: int, seed: int = 0) -> Split:
+  """A learnable task made in memory: each class is a fixed random template; examples are template + noise."""
+  n = {'train': 1024}.get(split, 256)
+  rng = np.random.default_rng(seed)
+  templates = rng.uniform(0, 255, (num_classes, image_size, image_size, 1))
+  rng = np.random.default_rng([seed, int(hashlib.md5(split.encode()).hexdigest()[:8], 16)])
+  labels = rng.integers(0, num_classes, n).astype(np.int32)
+  images = np.clip(templates[labels] + rng.normal(0, 60, (n, image_size, image_size, 1)), 0, 255).astype(np.uint8)
+  return Split(f'synthetic:{split}', n, lambda idx: (images[np.asarray(idx)], labels[np.asarray(idx)]),
+               images.shape[1:])
+
+
+def in_memory(split: Split, chunk: int = 4096) -> Split:
+  """Decodes the whole split once (small datasets): later reads are array indexing."""
+  parts = [split.read(np.arange(i, min(i + chunk, split.num_examples))) for i in range(0, split.num_examples, chunk)]
+  images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+  return Split(split.name, split.num_examples, lambda idx: (images[np.asarray(idx)], labels[np.asarray(idx)]),
+               images.shape[1:])
+
+
+def open_split(config: ml_collections.ConfigDict, split: str, workers: int = 8) -> Split:
+  dataset = config.dataset
+  if dataset == 'synthetic':
+    source = synthetic_split(split, config.num_classes, config.image_size, config.seed)
+  elif dataset.startswith(FOLDER_PREFIX):
+    source = _folder_split(dataset[len(FOLDER_PREFIX):], split, config.resize_size, workers)
+  else:
+    source = _tfds_split(dataset, split, config.data_dir, config.resize_size, workers)
+  return in_memory(source) if config.cache_decoded else source
+
+
+# ------------------------------------------------------------------------------------------ batch order (host)
+
+def train_indices(seed: int, step: int, batch_size: int, num_examples: int, process_index: int = 0,
+                  process_count: int = 1) -> np.ndarray:
+  """Indices of this process's part of global batch `step`: a fresh permutation each epoch, remainder dropped."""
+  steps_per_epoch = num_examples // batch_size
+  epoch, position = divmod(step, steps_per_epoch)
+  order = np.random.default_rng([seed, epoch]).permutation(num_examples)
+  global_batch = order[position * batch_size:(position + 1) * batch_size]
+  per_process = batch_size // process_count
+  return global_batch[process_index * per_process:(process_index + 1) * per_process]
+
+
+def train_batches(split: Split, config: ml_collections.ConfigDict, start_step: int, prefetch: int = 2
+                  ) -> Iterator[dict[str, np.ndarray]]:
+  """This process's training batches from `start_step` on, read ahead on a background thread."""
+  def produce(q: queue.Queue):
+    step = start_step
+    while True:
+      idx = train_indices(config.seed, step, config.batch_size, split.num_examples, jax.process_index(),
+                          jax.process_count())
+      images, labels = split.read(idx)
+      q.put({'image': images, 'label': labels})
+      step += 1
+
+  q = queue.Queue(maxsize=prefetch)
+  threading.Thread(target=produce, args=(q,), daemon=True).start()
+  while True:
+    yield q.get()
+
+
+def eval_batches(split: Split, batch_size: int, num_batches: int = -1) -> Iterator[dict[str, np.ndarray]]:
+  """The split in order, in batches padded to `batch_size`; `mask` marks the real examples."""
+  per_process = batch_size // jax.process_count()
+  total = split.num_examples if num_batches < 0 else min(split.num_examples, num_batches * batch_size)
+  for start in range(0, total, batch_size):
+    idx = np.arange(start, min(start + batch_size, total))[jax.process_index() * per_process:][:per_process]
+    images, labels = split.read(idx) if len(idx) else (np.zeros((0, *split.image_shape), np.uint8), np.zeros(0, np.int32))
+    pad = per_process - len(idx)
+    yield {'image': np.concatenate([images, np.zeros((pad, *images.shape[1:]), np.uint8)]),
+           'label': np.concatenate([labels, np.zeros(pad, np.int32)]),
+           'mask': np.concatenate([np.ones(len(idx), bool), np.zeros(pad, bool)])}
+
+
+# --------------------------------------------------------------------------------- dataset statistics (cached)
+
+def image_statistics(split: Split, max_examples: int = 50_000, chunk: int = 1024) -> dict[str, np.ndarray]:
+  """Mean image (Section 2), per-channel mean, and the RGB covariance's eigen-decomposition (Section 4.1)."""
+  n = min(split.num_examples, max_examples)
+  idx = np.random.default_rng(0).permutation(split.num_examples)[:n] if n < split.num_examples else np.arange(n)
+  total = np.zeros(split.image_shape, np.float64)
+  channel_sum, outer = 0.0, 0.0
+  for i in range(0, n, chunk):
+    images = split.read(np.sort(idx[i:i + chunk]))[0].astype(np.float64)
+    total += images.sum(0)
+    pixels = images.reshape(-1, images.shape[-1])
+    channel_sum = channel_sum + pixels.sum(0)
+    outer = outer + pixels.T @ pixels
+  num_pixels = n * np.prod(split.image_shape[:2])
+  channel_mean = channel_sum / num_pixels
+  covariance = outer / num_pixels - np.outer(channel_mean, channel_mean)
+  eigvals, eigvecs = np.linalg.eigh(covariance)
+  return {'mean_image': (total / n).astype(np.float32), 'channel_mean': channel_mean.astype(np.float32),
+          'eigvals': eigvals.astype(np.float32), 'eigvecs': eigvecs.astype(np.float32)}
+
+
+def cached_statistics(split: Split, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+  """`image_statistics` of the training split, computed once and kept in the data dir."""
+  if config.dataset == 'synthetic':
+    return image_statistics(split)
+  root = os.path.expanduser(config.data_dir or '~/tensorflow_datasets')
+  key = hashlib.md5(f'{split.name}:{split.image_shape}:{split.num_examples}'.encode()).hexdigest()[:12]
+  path = os.path.join(root, 'alexnet_stats', f'{split.name.replace(":", "_").replace("/", "_")[-60:]}-{key}.npz')
+  if os.path.exists(path):
+    with np.load(path) as f:
+      return dict(f)
+  stats = image_statistics(split)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  np.savez(path + '.tmp.npz', **stats)
+  os.replace(path + '.tmp.npz', path)
+  return stats
+
+
+# ------------------------------------------------------------------------------------------ augmentation (device)
+
+def _subtract_mean(images: jax.Array, stats, config) -> jax.Array:
+  x = images.astype(jnp.float32)
+  if config.mean_subtraction == 'pixel':
+    return x - stats['mean_image']
+  if config.mean_subtraction == 'channel':
+    return x - stats['channel_mean']
+  if config.mean_subtraction == 'none':
+    return x
+  raise ValueError(f"mean_subtraction must be 'pixel', 'channel' or 'none', got {config.mean_subtraction!r}")
+
+
+def crop(images: jax.Array, tops: jax.Array, lefts: jax.Array, size: int) -> jax.Array:
+  """Per-example crops [n, size, size, C] at (tops[i], lefts[i])."""
+  one = lambda im, t, l: jax.lax.dynamic_slice(im, (t, l, 0), (size, size, im.shape[-1]))
+  return jax.vmap(one)(images, tops, lefts)
+
+
+def pca_noise(rng: jax.Array, batch: int, eigvals: jax.Array, eigvecs: jax.Array, std: float) -> jax.Array:
+  """Section 4.1: per image, add [p1..pC] [a1 l1 .. aC lC]^T to every pixel, alpha_i ~ N(0, std)."""
+  alphas = std * jax.random.normal(rng, (batch, eigvals.shape[0]))
+  return (alphas * eigvals) @ eigvecs.T
+
+
+def augment_train(images: jax.Array, rng: jax.Array, stats, config: ml_collections.ConfigDict) -> jax.Array:
+  """Mean subtraction, random crop (or pad-and-crop), horizontal flip, PCA colour noise; float32 out."""
+  x = _subtract_mean(images, stats, config)
+  n, size = x.shape[0], config.image_size
+  if config.pad_crop:
+    p = config.pad_crop
+    x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  crop_rng, flip_rng, pca_rng = jax.random.split(rng, 3)
+  room_h, room_w = x.shape[1] - size, x.shape[2] - size
+  if config.random_crop:
+    tops = jax.random.randint(crop_rng, (n,), 0, room_h + 1)
+    lefts = jax.random.randint(jax.random.fold_in(crop_rng, 1), (n,), 0, room_w + 1)
+  else:
+    tops, lefts = jnp.full((n,), room_h // 2), jnp.full((n,), room_w // 2)
+  x = crop(x, tops, lefts, size)
+  if config.random_flip:
+    flips = jax.random.bernoulli(flip_rng, 0.5, (n,))
+    x = jnp.where(flips[:, None, None, None], x[:, :, ::-1], x)
+  if config.pca_lighting:
+    x = x + pca_noise(pca_rng, n, stats['eigvals'], stats['eigvecs'], config.pca_lighting)[:, None, None, :]
+  return x * config.input_scale
+
+
+def ten_crop_offsets(height: int, width: int, size: int) -> list[tuple[int, int]]:
+  """Section 4.1's test crops: four corners and the centre (their flips are added by `eval_views`)."""
+  return [(0, 0), (0, width - size), (height - size, 0), (height - size, width - size),
+          ((height - size) // 2, (width - size) // 2)]
+
+
+def eval_views(images: jax.Array, stats, config: ml_collections.ConfigDict) -> jax.Array:
+  """[n, views, size, size, C]: the centre crop (eval_crops=1) or the paper's 10 crops (eval_crops=10)."""
+  x = _subtract_mean(images, stats, config)
+  size = config.image_size
+  if config.eval_crops not in (1, 10):
+    raise ValueError(f'eval_crops must be 1 or 10, got {config.eval_crops}')
+  offsets = ten_crop_offsets(x.shape[1], x.shape[2], size)
+  offsets = offsets if config.eval_crops == 10 else offsets[-1:]
+  views = [x[:, t:t + size, l:l + size] for t, l in offsets]
+  if config.eval_crops == 10:
+    views += [v[:, :, ::-1] for v in views]
+  return jnp.stack(views, axis=1) * config.input_scale

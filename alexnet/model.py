@@ -1,0 +1,245 @@
+"""AlexNet's layers (Krizhevsky, Sutskever & Hinton, 2012), written once for one tower.
+
+The paper's net is a chain of per-tower *stages* separated by *exchanges* (Section 3.5, Figure 2):
+
+    images -> [conv1 > norm > pool > conv2 > norm > pool]   each tower sees only itself
+           -> exchange -> [conv3 > conv4 > conv5 > pool]    conv3 reads every tower
+           -> exchange -> [fc6] -> exchange -> dropout -> [fc7] -> (exchange, dropout, fc8: the head)
+
+`Tower` holds one tower's layers with width = total width / num_towers. `towers_forward` runs the chain for the towers
+it is given, with an `exchange` function supplied by the caller: this module knows nothing about devices (see
+parallel.py for how towers map onto a mesh or one device). num_towers=1 is the fused, modern net.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+Variables = Any
+
+# Layers whose bias starts at 1 in the paper (Section 5), "to accelerate the early stages of learning by providing the
+# ReLUs with positive inputs"; all other biases start at 0.
+POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'fc6', 'fc7')
+LRN_FORMS = ('paper', 'caffe', 'none', 'batchnorm')
+INITS = ('paper', 'caffe', 'he')
+
+
+def local_response_norm(x: Array, *, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75) -> Array:
+  """Section 3.3: b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta over the channel axis (last).
+
+  `alpha` multiplies the plain sum (the paper's form); Caffe's form passes alpha / n. Channels beyond the edges count
+  as zero, as in the paper's sum limits max(0, i-n/2) .. min(N-1, i+n/2). Computed in float32.
+  """
+  x32 = x.astype(jnp.float32)
+  half = size // 2
+  squares = jnp.pad(jnp.square(x32), [(0, 0)] * (x.ndim - 1) + [(half, half)])
+  channels = x.shape[-1]
+  window_sum = sum(squares[..., i:i + channels] for i in range(size))
+  return (x32 * (k + alpha * window_sum) ** -beta).astype(x.dtype)
+
+
+def dropout(x: Array, keep_mask: Array | None, rate: float) -> Array:
+  """Section 4.2: dropout with rate 0.5. Inverted form (scale by 1/keep at train time), equal in expectation to the
+  paper's "multiply outputs by 0.5 at test time". The mask is an input so every execution path drops the same units."""
+  if keep_mask is None or rate == 0.0:
+    return x
+  return jnp.where(keep_mask, x / (1.0 - rate), jnp.zeros_like(x))
+
+
+def kernel_init(init: str) -> Callable:
+  if init in ('paper', 'caffe'):
+    return nn.initializers.normal(stddev=0.01)  # Section 5: zero-mean Gaussian, standard deviation 0.01.
+  if init == 'he':
+    return nn.initializers.variance_scaling(2.0, 'fan_in', 'truncated_normal')
+  raise ValueError(f'init must be one of {INITS}, got {init!r}')
+
+
+def bias_init(init: str, layer: str) -> Callable:
+  if layer in POSITIVE_BIAS_LAYERS and init in ('paper', 'caffe'):
+    # Caffe's reference model uses 0.1: with 1 its authors saw the loss stay flat.
+    return nn.initializers.constant(1.0 if init == 'paper' else 0.1)
+  return nn.initializers.zeros
+
+
+class Tower(nn.Module):
+  """One tower's layers (Section 3.5). Widths are totals over all towers; this tower owns width // num_towers."""
+  num_towers: int = 2
+  conv_features: Sequence[int] = (96, 256, 384, 384, 256)
+  conv_kernels: Sequence[int] = (11, 5, 3, 3, 3)
+  conv1_stride: int = 4
+  conv1_padding: Any = 'VALID'  # 227 input; ((1, 2), (1, 2)) makes 224 give 55x55 too, as cuda-convnet did.
+  fc_features: Sequence[int] = (4096, 4096)
+  lrn: str = 'paper'
+  pool_window: int = 3  # Section 3.4: overlapping pooling, z=3, s=2. (2, 2) is the traditional non-overlapping one.
+  pool_stride: int = 2
+  pool_padding: str = 'VALID'
+  init_scheme: str = 'paper'
+  dtype: Any = jnp.float32
+  bn_axis_name: str | None = None  # set by the runner so batch statistics span the data-parallel batch.
+
+  def setup(self):
+    for name, total in zip(['conv_features', 'fc_features'], [self.conv_features, self.fc_features]):
+      if any(w % self.num_towers for w in total):
+        raise ValueError(f'{name} {tuple(total)} are not divisible by num_towers={self.num_towers}')
+    if self.lrn not in LRN_FORMS:
+      raise ValueError(f'lrn must be one of {LRN_FORMS}, got {self.lrn!r}')
+    width = lambda w: w // self.num_towers
+    strides = (self.conv1_stride, 1, 1, 1, 1)
+    paddings = (self.conv1_padding, 'SAME', 'SAME', 'SAME', 'SAME')
+    self.convs = [
+        nn.Conv(width(f), (k, k), (s, s), padding=p, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+                bias_init=bias_init(self.init_scheme, f'conv{i}'), name=f'conv{i}')
+        for i, (f, k, s, p) in enumerate(zip(self.conv_features, self.conv_kernels, strides, paddings), start=1)]
+    self.fcs = [
+        nn.Dense(width(f), dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+                 bias_init=bias_init(self.init_scheme, f'fc{i}'), name=f'fc{i}')
+        for i, f in enumerate(self.fc_features, start=6)]
+    if self.lrn == 'batchnorm':
+      self.norms = [nn.BatchNorm(momentum=0.9, axis_name=self.bn_axis_name, dtype=self.dtype, name=f'bn{i}')
+                    for i in (1, 2)]
+
+  def _norm(self, i: int, x: Array, train: bool) -> Array:
+    if self.lrn == 'paper':
+      return local_response_norm(x, size=5, k=2.0, alpha=1e-4, beta=0.75)
+    if self.lrn == 'caffe':
+      return local_response_norm(x, size=5, k=1.0, alpha=1e-4 / 5, beta=0.75)
+    if self.lrn == 'batchnorm':
+      return self.norms[i](x, use_running_average=not train)
+    return x
+
+  def _pool(self, x: Array) -> Array:
+    window, stride = (self.pool_window,) * 2, (self.pool_stride,) * 2
+    return nn.max_pool(x, window, stride, padding=self.pool_padding)
+
+  def stage1(self, images: Array, train: bool = False) -> Array:
+    """conv1 > ReLU > norm > pool > conv2 > ReLU > norm > pool: this tower's own maps only."""
+    x = images.astype(self.dtype)
+    for i in range(2):
+      x = self._record(f'conv{i + 1}', nn.relu(self.convs[i](x)))
+      if self.lrn != 'none':
+        x = self._record(f'norm{i + 1}', self._norm(i, x, train))
+      x = self._record(f'pool{i + 1}', self._pool(x))
+    return x
+
+  def stage2(self, maps: Array) -> Array:
+    """conv3 (reads every tower's maps) > conv4 > conv5 (own tower) > pool, flattened."""
+    x = maps
+    for i, conv in enumerate(self.convs[2:], start=3):
+      x = self._record(f'conv{i}', nn.relu(conv(x)))
+    x = self._record('pool5', self._pool(x))
+    return x.reshape(x.shape[0], -1)
+
+  def fc6(self, features: Array) -> Array:
+    return self._record('fc6', nn.relu(self.fcs[0](features)))
+
+  def fc7(self, features: Array) -> Array:
+    return self._record('fc7', nn.relu(self.fcs[1](features)))
+
+  def _record(self, name: str, x: Array) -> Array:
+    """Keeps a layer's output as '<name>_output' in the 'intermediates' collection when it is mutable (summary,
+    tests); free otherwise."""
+    self.sow('intermediates', f'{name}_output', x, reduce_fn=lambda _, y: y, init_fn=lambda: None)
+    return x
+
+  def __call__(self, images: Array, train: bool = False) -> Array:
+    """Runs every layer once with a stand-in exchange (this tower's output repeated) so `init` sees every shape."""
+    exchange = lambda x: jnp.concatenate([x] * self.num_towers, axis=-1)
+    x = exchange(self.stage1(images, train))
+    x = exchange(self.stage2(x))
+    x = exchange(self.fc6(x))
+    return self.fc7(x)
+
+
+class Head(nn.Module):
+  """FC8: reads every tower's FC7 and is not split (Section 3.5)."""
+  num_classes: int
+  init_scheme: str = 'paper'
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, features: Array) -> Array:
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+                      bias_init=nn.initializers.zeros, name='fc8')(features)
+    return logits.astype(jnp.float32)
+
+
+def init_variables(tower: Tower, head: Head, rng: Array, image_shape: Sequence[int]) -> Variables:
+  """Per-tower variables stacked on a leading tower axis, so a mesh can shard them over `tower`.
+
+  Returns {'params': {'towers': ..., 'head': ...}} plus {'batch_stats': {'towers': ...}} with lrn='batchnorm'.
+  """
+  tower_rng, head_rng = jax.random.split(rng)
+  dummy = jnp.zeros((1, *image_shape), jnp.float32)
+  per_tower = [tower.init(jax.random.fold_in(tower_rng, t), dummy) for t in range(tower.num_towers)]
+  stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *per_tower)
+  variables = {'params': {'towers': stacked['params'],
+                          'head': head.init(head_rng, jnp.zeros((1, tower.fc_features[-1])))['params']}}
+  if 'batch_stats' in stacked:
+    variables['batch_stats'] = {'towers': stacked['batch_stats']}
+  return variables
+
+
+def towers_forward(tower: Tower, tower_variables: Variables, images: Array, fc7_keep_mask: Array | None, *,
+                   exchange: Callable[[list[Array]], Array], dropout_rate: float, train: bool,
+                   capture_intermediates: bool = False):
+  """Runs the stages of the towers whose variables are given (stacked on axis 0), joined by `exchange`.
+
+  `exchange` takes this caller's towers' outputs (a list) and returns every tower's outputs concatenated on the last
+  axis. Returns the caller's towers' FC7 activations (concatenated) and their updated batch statistics (None unless
+  training with batchnorm); with capture_intermediates, also a list of each tower's layer outputs.
+  """
+  num_local = jax.tree.leaves(tower_variables)[0].shape[0]
+  local = [jax.tree.map(lambda a, t=t: a[t], tower_variables) for t in range(num_local)]
+  update_stats = train and 'batch_stats' in tower_variables
+  mutable = ['batch_stats'] * update_stats + ['intermediates'] * capture_intermediates
+  intermediates = [{} for _ in local]
+
+  def run(method, xs, *args):
+    outs = []
+    for t, x in enumerate(xs):
+      if mutable:
+        y, updates = tower.apply(local[t], x, *args, method=method, mutable=mutable)
+        intermediates[t].update(updates.pop('intermediates', {}))
+        local[t] = {**local[t], **updates}
+      else:
+        y = tower.apply(local[t], x, *args, method=method)
+      outs.append(y)
+    return outs
+
+  n = len(local)
+  x = exchange(run(Tower.stage1, [images] * n, train))
+  x = exchange(run(Tower.stage2, [x] * n))
+  x = dropout(exchange(run(Tower.fc6, [x] * n)), fc7_keep_mask, dropout_rate)
+  fc7 = jnp.concatenate(run(Tower.fc7, [x] * n), axis=-1)
+  new_stats = jax.tree.map(lambda *xs: jnp.stack(xs), *[v['batch_stats'] for v in local]) if update_stats else None
+  if capture_intermediates:
+    return fc7, new_stats, intermediates
+  return fc7, new_stats
+
+
+def _padding(spec: str):
+  if spec in ('VALID', 'SAME'):
+    return spec
+  lo, hi = (int(p) for p in spec.split(','))
+  return ((lo, hi), (lo, hi))
+
+
+def from_config(config) -> tuple[Tower, Head]:
+  """The Tower and Head that a config describes (see configs/imagenet.py for the fields)."""
+  pools = {'overlapping': (3, 2), 'non_overlapping': (2, 2)}
+  if config.pool not in pools:
+    raise ValueError(f'pool must be one of {tuple(pools)}, got {config.pool!r}')
+  if config.init not in INITS:
+    raise ValueError(f'init must be one of {INITS}, got {config.init!r}')
+  dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[config.dtype]
+  window, stride = pools[config.pool]
+  tower = Tower(num_towers=config.num_towers, conv_features=tuple(config.conv_features),
+                conv_kernels=tuple(config.conv_kernels), conv1_stride=config.conv1_stride,
+                conv1_padding=_padding(config.conv1_padding), fc_features=tuple(config.fc_features), lrn=config.lrn,
+                pool_window=window, pool_stride=stride, pool_padding=config.pool_padding, init_scheme=config.init,
+                dtype=dtype)
+  return tower, Head(config.num_classes, init_scheme=config.init, dtype=dtype)

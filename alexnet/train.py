@@ -1,0 +1,237 @@
+"""Training and evaluation: pure jitted steps, and the plain loop around them (logging, eval, checkpoints)."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+from clu import metric_writers
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+
+from alexnet import input_pipeline
+from alexnet import model as model_lib
+from alexnet import optim
+from alexnet import parallel
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jax.Array
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  plateau: Any  # optax.contrib.ReduceLROnPlateauState; drives the rate when schedule == 'plateau'.
+
+
+def build_network(config: ml_collections.ConfigDict) -> parallel.Network:
+  """The net and where it runs, from the config's model and execution fields."""
+  mesh = None
+  if config.parallelism == 'mesh':
+    mesh = parallel.make_mesh(config.mesh_data, config.mesh_tower)
+  elif config.parallelism != 'single':
+    raise ValueError(f"parallelism must be 'mesh' or 'single', got {config.parallelism!r}")
+  tower, head = model_lib.from_config(config)
+  return parallel.Network(tower, head, config.dropout_rate, mesh)
+
+
+def create_train_state(config, network: parallel.Network, tx: optax.GradientTransformation, image_shape) -> TrainState:
+  variables = network.init(jax.random.key(config.seed), image_shape)
+  params = variables['params']
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=variables.get('batch_stats'),
+                    opt_state=tx.init(params), plateau=optim.init_plateau(optim.plateau_rule(config)))
+
+
+def _variables(params, batch_stats):
+  return {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
+
+
+def _errors(logits_or_probs: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Per-example top-1 and top-5 errors (Section 6) as float32 0/1."""
+  top5 = jax.lax.top_k(logits_or_probs, min(5, logits_or_probs.shape[-1]))[1]
+  top1_err = (top5[:, 0] != labels).astype(jnp.float32)
+  top5_err = 1.0 - jnp.any(top5 == labels[:, None], axis=-1).astype(jnp.float32)
+  return top1_err, top5_err
+
+
+def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx: optax.GradientTransformation,
+               config: ml_collections.ConfigDict):
+  """One SGD step on a global batch; pure: (state, batch) -> (state, metrics)."""
+  rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
+  aug_rng, dropout_rng = jax.random.split(rng)
+  images = input_pipeline.augment_train(batch['image'], aug_rng, stats, config)
+  labels = batch['label']
+
+  def loss_fn(params):
+    logits, new_stats = network.apply(_variables(params, state.batch_stats), images, train=True, rng=dropout_rng)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    return loss, (logits, new_stats)
+
+  (loss, (logits, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  top1, top5 = _errors(logits, labels)
+  metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(),
+             'learning_rate': optim.current_learning_rate(state.opt_state)}
+  new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                            batch_stats=state.batch_stats if new_stats is None else new_stats, opt_state=opt_state)
+  return new_state, metrics
+
+
+def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, config: ml_collections.ConfigDict):
+  """Sums of loss and top-1/top-5 errors over the real examples; softmax averaged over the views (Section 4.1)."""
+  views = input_pipeline.eval_views(batch['image'], stats, config)
+  n, v = views.shape[:2]
+  logits, _ = network.apply(_variables(state.params, state.batch_stats), views.reshape(n * v, *views.shape[2:]))
+  probs = jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
+  labels, mask = batch['label'], batch['mask'].astype(jnp.float32)
+  loss = -jnp.log(jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0] + 1e-12)
+  top1, top5 = _errors(probs, labels)
+  return {'loss': (loss * mask).sum(), 'top1_error': (top1 * mask).sum(), 'top5_error': (top5 * mask).sum(),
+          'count': mask.sum()}
+
+
+def apply_plateau(state: TrainState, validation_error: float, config: ml_collections.ConfigDict) -> TrainState:
+  """Feeds the validation error to the plateau rule and sets the rate to learning_rate * its scale."""
+  if config.schedule != 'plateau':
+    return state
+  plateau = optim.step_plateau(optim.plateau_rule(config), state.plateau, validation_error)
+  opt_state = optim.set_learning_rate(state.opt_state, config.learning_rate * plateau.scale)
+  return state.replace(plateau=plateau, opt_state=opt_state)
+
+
+def _validate(config: ml_collections.ConfigDict, network: parallel.Network, train_split) -> None:
+  shards = network.data_parallelism * jax.process_count()
+  if config.batch_size % shards:
+    raise ValueError(f'batch_size {config.batch_size} is not divisible by the data axis times processes ({shards})')
+  if train_split.num_examples < config.batch_size:
+    raise ValueError(f'batch_size {config.batch_size} exceeds the {train_split.num_examples} training examples')
+  h, w = train_split.image_shape[:2]
+  if min(h, w) + 2 * config.pad_crop < config.image_size:
+    raise ValueError(f'image_size {config.image_size} is larger than the stored images ({h}x{w}) plus pad_crop')
+
+
+def _put(batch: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
+  if sharding is None:
+    return jax.tree.map(jnp.asarray, batch)
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def _format_seconds(seconds: float) -> str:
+  m, s = divmod(int(seconds), 60)
+  h, m = divmod(m, 60)
+  return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
+
+
+def evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
+  sums = None
+  for batch in input_pipeline.eval_batches(eval_split, config.batch_size, config.num_eval_batches):
+    out = p_eval_step(state, _put(batch, batch_sharding), stats)
+    sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
+  sums = jax.device_get(sums)
+  count = sums.pop('count')
+  return {k: float(v / count) for k, v in sums.items()}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+  """Trains per `config`, writing TensorBoard events, checkpoints and summary.json to `workdir`; resumes from it."""
+  os.makedirs(workdir, exist_ok=True)
+  network = build_network(config)
+  train_split = input_pipeline.open_split(config, config.train_split)
+  eval_split = input_pipeline.open_split(config, config.eval_split)
+  _validate(config, network, train_split)
+  stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
+
+  steps_per_epoch = train_split.num_examples // config.batch_size
+  total_steps = optim.total_train_steps(config, steps_per_epoch)
+  eval_every = config.eval_every_steps if config.eval_every_steps > 0 else steps_per_epoch
+  tx = optim.make_optimizer(config, steps_per_epoch)
+  image_shape = (config.image_size, config.image_size, train_split.image_shape[-1])
+
+  state = jax.jit(functools.partial(create_train_state, config, network, tx, image_shape))()
+  state_sharding = network.shardings(state)
+  if state_sharding is not None:
+    state = jax.device_put(state, state_sharding)
+  batch_sharding = network.batch_sharding()
+  p_train_step = jax.jit(functools.partial(train_step, network=network, tx=tx, config=config),
+                         in_shardings=(state_sharding, batch_sharding, None), out_shardings=(state_sharding, None),
+                         donate_argnums=0)
+  p_eval_step = jax.jit(functools.partial(eval_step, network=network, config=config),
+                        in_shardings=(state_sharding, batch_sharding, None))
+
+  checkpoints = ocp.CheckpointManager(
+      os.path.abspath(os.path.join(workdir, 'checkpoints')),
+      options=ocp.CheckpointManagerOptions(max_to_keep=config.max_checkpoints, create=True))
+  if checkpoints.latest_step() is not None:
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    state = checkpoints.restore(checkpoints.latest_step(), args=ocp.args.StandardRestore(abstract))
+    logging.info('Resumed from %s at step %d', workdir, int(state.step))
+  start_step = int(state.step)
+
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    f.write(config.to_json_best_effort(indent=2))
+  writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
+  if start_step == 0:
+    writer.write_hparams({k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()})
+  logging.info('%s: %d train / %d eval examples, %d steps (%d per epoch), image %s, devices %s',
+               config.config_name, train_split.num_examples, eval_split.num_examples, total_steps, steps_per_epoch,
+               image_shape, network.mesh.shape if network.mesh is not None else 'single')
+
+  batches = input_pipeline.train_batches(train_split, config, start_step)
+  history, eval_metrics, train_sums = [], {}, []
+  window_start, window_step, run_start, images_per_sec = time.time(), start_step, time.time(), 0.0
+  step = start_step
+  try:
+    while step < total_steps:
+      state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
+      train_sums.append(metrics)
+      step += 1
+      if step % config.log_every_steps == 0 or step == total_steps:
+        means = {k: float(np.mean([m[k] for m in jax.device_get(train_sums)])) for k in train_sums[0]}
+        now = time.time()
+        images_per_sec = (step - window_step) * config.batch_size / (now - window_start)
+        eta = (total_steps - step) * config.batch_size / images_per_sec
+        writer.write_scalars(step, {f'train/{k}': v for k, v in means.items()} | {'train/images_per_sec': images_per_sec})
+        logging.info('step %d/%d (epoch %.2f) loss %.4f top-1 err %.4f lr %.3g | %.0f img/s | ETA %s', step,
+                     total_steps, step / steps_per_epoch, means['loss'], means['top1_error'], means['learning_rate'],
+                     images_per_sec, _format_seconds(eta))
+        train_sums, window_start, window_step = [], now, step
+      if step % eval_every == 0 or step == total_steps:
+        eval_start = time.time()
+        eval_metrics = evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding)
+        state = apply_plateau(state, eval_metrics['top1_error'], config)
+        if state_sharding is not None:
+          state = jax.device_put(state, state_sharding)
+        lr = float(optim.current_learning_rate(state.opt_state))
+        writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()} | {'eval/learning_rate': lr})
+        history.append({'step': step, **eval_metrics, 'learning_rate': lr})
+        logging.info('eval at step %d: loss %.4f top-1 err %.4f top-5 err %.4f (next lr %.3g)', step,
+                     eval_metrics['loss'], eval_metrics['top1_error'], eval_metrics['top5_error'], lr)
+        window_start += time.time() - eval_start  # images/s counts training time only.
+      if step % config.checkpoint_every_steps == 0 or step == total_steps:
+        checkpoints.save(step, args=ocp.args.StandardSave(state))
+  except KeyboardInterrupt:
+    logging.warning('Interrupted at step %d; saving a checkpoint to resume from.', step)
+    checkpoints.save(step, args=ocp.args.StandardSave(state), force=True)
+    raise
+  finally:
+    checkpoints.wait_until_finished()
+    writer.flush()
+
+  if not eval_metrics:  # resumed at the end: evaluate the restored state.
+    eval_metrics = evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding)
+  summary = {'config_name': config.config_name, 'step': step, 'epoch': step / steps_per_epoch,
+             'top1_error': eval_metrics['top1_error'], 'top5_error': eval_metrics['top5_error'],
+             'eval_loss': eval_metrics['loss'], 'train_images_per_sec': images_per_sec,
+             'wall_seconds': time.time() - run_start, 'eval_history': history}
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+      json.dump(summary, f, indent=2)
+  return summary

@@ -1,0 +1,38 @@
+"""Two-tower small-input AlexNet on the real Fashion-MNIST, on a 2-device (data=1, tower=2) mesh on CPU.
+
+Same topology as the paper's net (5 convs with the paper's exchanges, LRN, overlapping pools, 3 FC layers), sized for
+28x28 images like cuda-convnet's CIFAR nets.
+"""
+from configs import imagenet
+
+
+def get_config():
+  c = imagenet.get_config()
+  c.config_name = 'default'
+  c.dataset = 'fashion_mnist'
+  c.eval_split = 'test'
+  c.num_classes = 10
+  c.resize_size = 0                # keep 28x28.
+  c.image_size = 28
+  c.pad_crop = 2                   # random 28x28 crops of the image padded to 32x32 (the paper's random crops).
+  c.mean_subtraction = 'pixel'
+  c.random_flip = True
+  c.pca_lighting = 0.1
+  c.eval_crops = 1
+  c.input_scale = 1 / 255        # with 'he' init, unit-scale inputs.
+  c.cache_decoded = True
+  c.conv_features = (32, 64, 96, 96, 64)
+  c.conv_kernels = (5, 5, 3, 3, 3)
+  c.conv1_stride = 1
+  c.conv1_padding = 'SAME'
+  c.pool_padding = 'SAME'
+  c.fc_features = (512, 512)
+  c.init = 'he'
+  c.batch_size = 128
+  c.learning_rate = 0.02
+  c.schedule = 'cosine'
+  c.warmup_epochs = 0.5
+  c.num_epochs = 8.0
+  c.log_every_steps = 100
+  c.checkpoint_every_steps = 1000
+  return c

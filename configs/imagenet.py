@@ -1,0 +1,62 @@
+"""The paper's setup (Krizhevsky et al., 2012): two towers on a (data, tower) mesh, ImageNet, 227x227 crops."""
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.config_name = 'imagenet'
+  # Data (Sections 2, 4.1).
+  c.dataset = 'imagenet2012'       # a TFDS name, or 'folder:/path' (class sub-folders), or 'synthetic'.
+  c.data_dir = ''                  # TFDS data_dir ('' = TFDS default, ~/tensorflow_datasets).
+  c.train_split = 'train'
+  c.eval_split = 'validation'
+  c.num_classes = 1000
+  c.resize_size = 256              # Section 2: shorter side to 256, then the central 256x256 patch.
+  c.image_size = 227               # training/eval crop; 224 with conv1_padding '1,2' keeps conv1 at 55x55.
+  c.pad_crop = 0                   # small images: pad by this many pixels, then crop back to image_size.
+  c.mean_subtraction = 'pixel'     # 'pixel' (the paper's mean image), 'channel', or 'none'.
+  c.random_crop = True             # Section 4.1: random crops for training.
+  c.random_flip = True             # Section 4.1: horizontal reflections.
+  c.pca_lighting = 0.1             # Section 4.1: alpha ~ N(0, 0.1) along the RGB principal components; 0 = off.
+  c.input_scale = 1.0              # pixels stay in [0, 255] units after mean subtraction, as in the paper.
+  c.eval_crops = 10                # 1 = centre crop; 10 = four corners + centre and their flips (Section 4.1).
+  c.cache_decoded = False          # True: decode each split once into memory (small datasets only).
+  # Model (Section 3).
+  c.num_towers = 2                 # 2 = the paper's net; 1 = fused (full widths, no exchanges).
+  c.conv_features = (96, 256, 384, 384, 256)   # totals over towers.
+  c.conv_kernels = (11, 5, 3, 3, 3)
+  c.conv1_stride = 4
+  c.conv1_padding = 'VALID'        # 'VALID', 'SAME' or 'lo,hi' pixels.
+  c.fc_features = (4096, 4096)
+  c.lrn = 'paper'                  # 'paper' (k=2, n=5, alpha=1e-4, beta=0.75), 'caffe', 'none', 'batchnorm'.
+  c.pool = 'overlapping'           # 'overlapping' (3/2, Section 3.4) or 'non_overlapping' (2/2).
+  c.pool_padding = 'VALID'
+  c.dropout_rate = 0.5             # Section 4.2, before FC7 and FC8.
+  c.init = 'paper'                 # 'paper' (N(0, 0.01), some biases 1), 'caffe' (biases 0.1), 'he'.
+  c.dtype = 'float32'              # compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
+  # Execution.
+  c.parallelism = 'mesh'           # 'mesh' (shard_map over a (data, tower) mesh) or 'single' (one device).
+  c.mesh_data = 1                  # size of the data axis.
+  c.mesh_tower = 2                 # size of the tower axis (must divide num_towers).
+  # Optimisation (Section 5).
+  c.batch_size = 128               # global batch.
+  c.learning_rate = 0.01
+  c.momentum = 0.9
+  c.weight_decay = 5e-4
+  c.decay_biases = True            # the paper decays every parameter; Caffe exempts biases.
+  c.schedule = 'plateau'           # 'plateau', 'step', 'cosine' or 'constant'.
+  c.plateau_patience = 3           # evaluations without improvement before dividing the rate by 10.
+  c.plateau_threshold = 1e-3       # an improvement is a drop in top-1 error of more than this.
+  c.plateau_max_drops = 3          # the paper divided the rate 3 times.
+  c.step_epochs = 20               # 'step' (Caffe): x0.1 every this many epochs.
+  c.warmup_epochs = 0.0            # 'cosine': linear warm-up.
+  c.num_epochs = 90.0
+  c.num_train_steps = -1           # > 0 overrides num_epochs.
+  # Loop.
+  c.seed = 0
+  c.log_every_steps = 50
+  c.eval_every_steps = -1          # -1: once per epoch.
+  c.num_eval_batches = -1          # -1: the whole eval split.
+  c.checkpoint_every_steps = 1000
+  c.max_checkpoints = 3
+  return c
