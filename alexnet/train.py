@@ -177,7 +177,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
 
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
-  writer = metric_writers.create_default_writer(workdir, just_logging=jax.process_index() > 0)
+  # TensorBoard events from the first process only; progress lines go to the log below.
+  writer = metric_writers.SummaryWriter(workdir) if jax.process_index() == 0 else metric_writers.MultiWriter([])
   if start_step == 0:
     writer.write_hparams({k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()})
   logging.info('%s: %d train / %d eval examples, %d steps (%d per epoch), image %s, devices %s',
