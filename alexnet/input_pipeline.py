@@ -69,10 +69,13 @@ def resize_and_center_crop(image: np.ndarray, size: int) -> np.ndarray:
 
 def _tfds_split(name: str, split: str, data_dir: str, resize_size: int, workers: int) -> Split:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(name, data_dir=data_dir or None)
-  if not builder.is_prepared():
-    raise DataNotFoundError(_how_to_get(name, data_dir))
-  source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  try:
+    source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
+  except Exception as e:  # pylint: disable=broad-except
+    if not tfds.builder(name, data_dir=data_dir or None).is_prepared():
+      raise DataNotFoundError(_how_to_get(name, data_dir)) from None
+    raise DataNotFoundError(f'{name!r} is prepared but not in a random-access format ({e}). Prepare it again with:\n'
+                            f'  python -m alexnet.prepare --dataset={name} --data_dir={data_dir}') from e
   pool = concurrent.futures.ThreadPoolExecutor(workers)
 
   def one(example):
@@ -245,9 +248,14 @@ def crop(images: jax.Array, tops: jax.Array, lefts: jax.Array, size: int) -> jax
 
 
 def pca_noise(rng: jax.Array, batch: int, eigvals: jax.Array, eigvecs: jax.Array, std: float) -> jax.Array:
-  """Section 4.1: per image, add [p1..pC] [a1 l1 .. aC lC]^T to every pixel, alpha_i ~ N(0, std)."""
+  """Section 4.1: per image, add [p1..pC] [a1 s1 .. aC sC]^T to every pixel, alpha_i ~ N(0, std).
+
+  s_i = sqrt(lambda_i), the standard deviation of the pixels along eigenvector p_i, so the noise's covariance along
+  p_i is std^2 * lambda_i whatever the pixel units. (Read literally with lambda_i for [0, 255] pixels, the offsets
+  would be hundreds of levels.)
+  """
   alphas = std * jax.random.normal(rng, (batch, eigvals.shape[0]))
-  return (alphas * eigvals) @ eigvecs.T
+  return (alphas * jnp.sqrt(jnp.maximum(eigvals, 0.0))) @ eigvecs.T
 
 
 def augment_train(images: jax.Array, rng: jax.Array, stats, config: ml_collections.ConfigDict) -> jax.Array:

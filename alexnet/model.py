@@ -12,6 +12,7 @@ parallel.py for how towers map onto a mesh or one device). num_towers=1 is the f
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -36,10 +37,34 @@ def local_response_norm(x: Array, *, size: int = 5, k: float = 2.0, alpha: float
   """
   x32 = x.astype(jnp.float32)
   half = size // 2
-  squares = jnp.pad(jnp.square(x32), [(0, 0)] * (x.ndim - 1) + [(half, half)])
-  channels = x.shape[-1]
-  window_sum = sum(squares[..., i:i + channels] for i in range(size))
+  # A windowed sum over channels: 2-4x faster on XLA:CPU (forward + backward) than summing shifted slices.
+  window_sum = jax.lax.reduce_window(jnp.square(x32), 0.0, jax.lax.add, (1,) * (x.ndim - 1) + (size,),
+                                     (1,) * x.ndim, [(0, 0)] * (x.ndim - 1) + [(half, half)])
   return (x32 * (k + alpha * window_sum) ** -beta).astype(x.dtype)
+
+
+def max_pool(x: Array, window: int, stride: int, padding: str) -> Array:
+  """Max pooling over H, W (NHWC) as the maximum of window^2 strided slices.
+
+  Same values as nn.max_pool; on XLA:CPU forward + backward is 4-6x faster than reduce_window, whose gradient
+  (select-and-scatter) is slow there. Where several inputs tie for the maximum, the gradient is shared among them
+  instead of going to one; after a ReLU, ties are at zero, where the ReLU passes no gradient anyway.
+  """
+  _, h, w, _ = x.shape
+  def out_and_pad(n):
+    if padding == 'VALID':
+      return (n - window) // stride + 1, (0, 0)
+    if padding == 'SAME':
+      out = -(-n // stride)
+      total = max((out - 1) * stride + window - n, 0)
+      return out, (total // 2, total - total // 2)
+    raise ValueError(f"pool padding must be 'VALID' or 'SAME', got {padding!r}")
+  (out_h, pad_h), (out_w, pad_w) = out_and_pad(h), out_and_pad(w)
+  if pad_h != (0, 0) or pad_w != (0, 0):
+    x = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)), constant_values=-jnp.inf)
+  rows = [x[:, i:i + stride * (out_h - 1) + 1:stride] for i in range(window)]
+  rows = functools.reduce(jnp.maximum, rows)
+  return functools.reduce(jnp.maximum, [rows[:, :, j:j + stride * (out_w - 1) + 1:stride] for j in range(window)])
 
 
 def dropout(x: Array, keep_mask: Array | None, rate: float) -> Array:
@@ -112,8 +137,7 @@ class Tower(nn.Module):
     return x
 
   def _pool(self, x: Array) -> Array:
-    window, stride = (self.pool_window,) * 2, (self.pool_stride,) * 2
-    return nn.max_pool(x, window, stride, padding=self.pool_padding)
+    return max_pool(x, self.pool_window, self.pool_stride, self.pool_padding)
 
   def stage1(self, images: Array, train: bool = False) -> Array:
     """conv1 > ReLU > norm > pool > conv2 > ReLU > norm > pool: this tower's own maps only."""

@@ -131,9 +131,15 @@ def _format_seconds(seconds: float) -> str:
 
 
 def evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
+  """Errors over the eval split.
+
+  The train and eval loops wait for each step before dispatching the next: with several virtual CPU devices on few
+  cores, two programs in flight can starve each other's all-gathers past XLA:CPU's 40 s rendezvous limit (seen here
+  on 2 cores). Batches are read ahead on another thread, so little overlap is lost.
+  """
   sums = None
   for batch in input_pipeline.eval_batches(eval_split, config.batch_size, config.num_eval_batches):
-    out = p_eval_step(state, _put(batch, batch_sharding), stats)
+    out = jax.block_until_ready(p_eval_step(state, _put(batch, batch_sharding), stats))  # see the docstring.
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
   count = sums.pop('count')
@@ -192,7 +198,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   try:
     while step < total_steps:
       state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
-      train_sums.append(metrics)
+      train_sums.append(jax.block_until_ready(metrics))  # see evaluate().
       step += 1
       if step % config.log_every_steps == 0 or step == total_steps:
         means = {k: float(np.mean([m[k] for m in jax.device_get(train_sums)])) for k in train_sums[0]}

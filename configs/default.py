@@ -32,7 +32,7 @@ def get_config():
   c.learning_rate = 0.02
   c.schedule = 'cosine'
   c.warmup_epochs = 0.5
-  c.num_epochs = 8.0
+  c.num_epochs = 7.0
   c.log_every_steps = 100
   c.checkpoint_every_steps = 1000
   return c

@@ -156,3 +156,13 @@ def test_bad_widths_and_meshes_raise_clear_errors():
     network(config, parallel.make_mesh(1, 4))
   with pytest.raises(ValueError, match='needs 8 devices'):
     parallel.make_mesh(2, 4)
+
+
+@pytest.mark.parametrize('shape, window, stride, padding', [
+    ((2, 55, 55, 3), 3, 2, 'VALID'), ((2, 28, 28, 3), 3, 2, 'SAME'), ((2, 13, 13, 2), 3, 2, 'VALID'),
+    ((2, 27, 27, 2), 2, 2, 'VALID'), ((2, 7, 7, 2), 3, 2, 'SAME')])
+def test_max_pool_matches_flax(shape, window, stride, padding):
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(0), shape)
+  expected = nn.max_pool(x, (window, window), (stride, stride), padding=padding)
+  np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding), expected)

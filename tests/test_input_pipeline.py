@@ -1,0 +1,197 @@
+"""Input pipeline: the paper's crops, flips, 10-crop layout, mean subtraction, PCA noise; TFDS sources; batch order."""
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from alexnet import input_pipeline as ip
+from alexnet import prepare
+from configs import default as default_config
+from configs import imagenet as imagenet_config
+
+
+def plain_config(**overrides):
+  config = imagenet_config.get_config()
+  config.update(dict(mean_subtraction='none', pad_crop=0, random_crop=False, random_flip=False, pca_lighting=0.0,
+                     input_scale=1.0))
+  config.update(overrides)
+  return config
+
+
+def numbered_images(n, h, w, c=1):
+  """Every pixel holds a distinct value 1 + (row * w + col), the same in every channel."""
+  base = 1 + np.arange(h * w, dtype=np.float32).reshape(h, w)
+  return np.broadcast_to(base[None, :, :, None], (n, h, w, c)).copy()
+
+
+NO_STATS = {'mean_image': 0.0, 'channel_mean': 0.0, 'eigvals': jnp.ones(1), 'eigvecs': jnp.ones((1, 1))}
+
+
+def test_random_crops_have_the_right_size_and_cover_every_position():
+  images = numbered_images(400, 12, 12)
+  out = np.asarray(ip.augment_train(jnp.asarray(images), jax.random.key(0), NO_STATS,
+                                    plain_config(image_size=8, random_crop=True)))
+  assert out.shape == (400, 8, 8, 1)
+  tops, lefts = np.divmod(out[:, 0, 0, 0].astype(int) - 1, 12)
+  for i in range(len(out)):
+    np.testing.assert_array_equal(out[i], images[0, tops[i]:tops[i] + 8, lefts[i]:lefts[i] + 8])
+  assert set(tops) == set(range(5)) and set(lefts) == set(range(5))
+
+
+def test_pad_and_crop_for_small_images():
+  images = numbered_images(200, 6, 6)
+  out = np.asarray(ip.augment_train(jnp.asarray(images), jax.random.key(1), NO_STATS,
+                                    plain_config(image_size=6, pad_crop=2, random_crop=True)))
+  padded = np.pad(images[0], ((2, 2), (2, 2), (0, 0)))
+  offsets = set()
+  for view in out:
+    matches = [(t, l) for t in range(5) for l in range(5) if np.array_equal(view, padded[t:t + 6, l:l + 6])]
+    assert len(matches) == 1
+    offsets.add(matches[0])
+  assert len(offsets) == 25
+
+
+def test_flips_are_horizontal_and_about_half():
+  images = numbered_images(256, 5, 5)
+  out = np.asarray(ip.augment_train(jnp.asarray(images), jax.random.key(2), NO_STATS,
+                                    plain_config(image_size=5, random_flip=True)))
+  flipped = np.array([np.array_equal(o, images[0, :, ::-1]) for o in out])
+  same = np.array([np.array_equal(o, images[0]) for o in out])
+  assert np.all(flipped ^ same)
+  assert 100 < flipped.sum() < 156
+
+
+def test_ten_crop_layout():
+  images = numbered_images(2, 10, 10, 3)
+  views = np.asarray(ip.eval_views(jnp.asarray(images), NO_STATS, plain_config(image_size=6, eval_crops=10)))
+  assert views.shape == (2, 10, 6, 6, 3)
+  img = images[0]
+  expected = [img[:6, :6], img[:6, 4:], img[4:, :6], img[4:, 4:], img[2:8, 2:8]]
+  for i, e in enumerate(expected):
+    np.testing.assert_array_equal(views[0, i], e)
+    np.testing.assert_array_equal(views[0, 5 + i], e[:, ::-1])
+  centre = np.asarray(ip.eval_views(jnp.asarray(images), NO_STATS, plain_config(image_size=6, eval_crops=1)))
+  np.testing.assert_array_equal(centre[:, 0], views[:, 4])
+
+
+def test_mean_subtraction():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (4, 6, 6, 3)).astype(np.uint8)
+  stats = ip.image_statistics(ip.Split('t', 4, lambda idx: (images[idx], np.zeros(len(idx))), images.shape[1:]))
+  np.testing.assert_allclose(stats['mean_image'], images.mean(0), rtol=1e-6)
+  np.testing.assert_allclose(stats['channel_mean'], images.reshape(-1, 3).mean(0), rtol=1e-6)
+  for mode, mean in (('pixel', images.mean(0)), ('channel', images.reshape(-1, 3).mean(0))):
+    out = ip.eval_views(jnp.asarray(images), stats, plain_config(image_size=6, eval_crops=1, mean_subtraction=mode))
+    np.testing.assert_allclose(out[:, 0], images - mean, rtol=1e-5, atol=1e-4)
+  np.testing.assert_allclose(stats['eigvals'], np.linalg.eigvalsh(np.cov(images.reshape(-1, 3).T, bias=True)),
+                             rtol=1e-4)
+
+
+def test_pca_noise_statistics():
+  """Mean ~0; covariance along eigenvector i ~ 0.1^2 * eigenvalue i; none across eigenvectors (Section 4.1)."""
+  eigvecs = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0].astype(np.float32)
+  eigvals = np.array([400.0, 25.0, 4.0], np.float32)
+  noise = np.asarray(ip.pca_noise(jax.random.key(0), 50_000, jnp.asarray(eigvals), jnp.asarray(eigvecs), 0.1))
+  assert np.all(np.abs(noise.mean(0)) < 0.05)
+  along = np.cov((noise @ eigvecs).T)
+  np.testing.assert_allclose(np.diag(along), 0.01 * eigvals, rtol=0.03)
+  assert np.all(np.abs(along - np.diag(np.diag(along))) < 0.02)
+
+
+def test_batch_order_is_a_pure_function_of_seed_and_step():
+  a = ip.train_indices(seed=3, step=7, batch_size=32, num_examples=1000)
+  np.testing.assert_array_equal(a, ip.train_indices(seed=3, step=7, batch_size=32, num_examples=1000))
+  assert not np.array_equal(a, ip.train_indices(seed=4, step=7, batch_size=32, num_examples=1000))
+  epoch = np.concatenate([ip.train_indices(3, s, 32, 1000) for s in range(1000 // 32)])
+  assert len(set(epoch)) == len(epoch) == 992
+
+
+def test_two_processes_read_disjoint_halves_of_each_batch():
+  for step in range(5):
+    full = ip.train_indices(0, step, 64, 500)
+    p0 = ip.train_indices(0, step, 64, 500, process_index=0, process_count=2)
+    p1 = ip.train_indices(0, step, 64, 500, process_index=1, process_count=2)
+    assert len(p0) == len(p1) == 32 and not set(p0) & set(p1)
+    np.testing.assert_array_equal(np.concatenate([p0, p1]), full)
+
+
+def test_missing_dataset_fails_fast_with_instructions(tmp_path):
+  config = imagenet_config.get_config()
+  config.data_dir = str(tmp_path)
+  for name in ('imagenet2012', 'cifar10'):
+    config.dataset = name
+    start = time.time()
+    with pytest.raises(ip.DataNotFoundError, match='python -m alexnet.prepare'):
+      ip.open_split(config, 'train')
+    assert time.time() - start < 1.0
+  config.dataset = 'folder:' + str(tmp_path / 'nope')
+  with pytest.raises(ip.DataNotFoundError, match='does not exist'):
+    ip.open_split(config, 'train')
+
+
+def test_pipeline_on_tfds_mock_data(tmp_path):
+  config = imagenet_config.get_config()
+  config.update(dataset='cifar10', data_dir=str(tmp_path), resize_size=0, image_size=28, eval_crops=10,
+                batch_size=8, cache_decoded=True)
+  with tfds.testing.mock_data(num_examples=24):
+    split = ip.open_split(config, 'train')
+    assert split.num_examples == 24 and split.image_shape == (32, 32, 3)
+    batch = next(ip.train_batches(split, config, start_step=0))
+    assert batch['image'].shape == (8, 32, 32, 3) and batch['image'].dtype == np.uint8
+    stats = ip.cached_statistics(split, config)
+  assert os.listdir(tmp_path / 'alexnet_stats')
+  out = ip.augment_train(jnp.asarray(batch['image']), jax.random.key(0), stats, config)
+  assert out.shape == (8, 28, 28, 3)
+  assert abs(float(out.mean())) < 30  # mean-subtracted
+  views = ip.eval_views(jnp.asarray(batch['image']), stats, config)
+  assert views.shape == (8, 10, 28, 28, 3)
+
+
+def test_resize_shorter_side_and_center_crop():
+  image = np.zeros((300, 400, 3), np.uint8)
+  image[:, 150:250] = 255  # a centred vertical band survives the centre crop
+  out = ip.resize_and_center_crop(image, 256)
+  assert out.shape == (256, 256, 3)
+  assert out[:, 128].min() == 255 and out[:, 0].max() == 0
+
+
+def test_image_folder_source(tmp_path):
+  from PIL import Image
+  for label, name in enumerate(('cat', 'dog')):
+    os.makedirs(tmp_path / 'train' / name)
+    for i in range(3):
+      Image.fromarray(np.full((40, 60, 3), 100 * label, np.uint8)).save(tmp_path / 'train' / name / f'{i}.png')
+  config = imagenet_config.get_config()
+  config.update(dataset=f'folder:{tmp_path}', resize_size=32)
+  split = ip.open_split(config, 'train')
+  images, labels = split.read(np.arange(6))
+  assert split.num_examples == 6 and images.shape == (6, 32, 32, 3)
+  np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1])
+
+
+@pytest.fixture(scope='session')
+def fashion_mnist_dir(tmp_path_factory):
+  if not os.path.isdir(prepare.DEBIAN_FASHION_MNIST):
+    pytest.skip('Debian dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)')
+  data_dir = str(tmp_path_factory.mktemp('tfds'))
+  prepare.prepare('fashion_mnist', data_dir, allow_apt=False)
+  return data_dir
+
+
+def test_real_fashion_mnist_through_tfds(fashion_mnist_dir):
+  config = default_config.get_config()
+  config.data_dir = fashion_mnist_dir
+  config.cache_decoded = False
+  train_split, test_split = ip.open_split(config, 'train'), ip.open_split(config, 'test')
+  assert (train_split.num_examples, test_split.num_examples) == (60_000, 10_000)
+  assert train_split.image_shape == (28, 28, 1)
+  images, labels = train_split.read(np.arange(1000))
+  assert images.dtype == np.uint8 and 0 < images.mean() < 255
+  assert set(labels) == set(range(10))
+  batches = ip.eval_batches(test_split, 4096)
+  sizes = [int(b['mask'].sum()) for b in batches]
+  assert sizes == [4096, 4096, 1808]
