@@ -166,3 +166,14 @@ def test_max_pool_matches_flax(shape, window, stride, padding):
   x = jax.random.normal(jax.random.key(0), shape)
   expected = nn.max_pool(x, (window, window), (stride, stride), padding=padding)
   np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding), expected)
+
+
+@pytest.mark.parametrize('k, alpha', [(2.0, 1e-4), (1.0, 1e-4 / 5)])
+def test_lrn_gradient_matches_autodiff_of_the_formula(k, alpha):
+  x = jax.random.normal(jax.random.key(0), (2, 3, 3, 12)) * 40
+  g = jax.random.normal(jax.random.key(1), x.shape)
+  def reference(x):  # the formula with shifted slices, differentiated by JAX
+    padded = jnp.pad(jnp.square(x), [(0, 0)] * 3 + [(2, 2)])
+    return x * (k + alpha * sum(padded[..., i:i + 12] for i in range(5))) ** -0.75
+  ours = jax.grad(lambda x: jnp.sum(g * model_lib.local_response_norm(x, k=k, alpha=alpha)))(x)
+  np.testing.assert_allclose(ours, jax.grad(lambda x: jnp.sum(g * reference(x)))(x), rtol=2e-5, atol=1e-6)
