@@ -177,3 +177,19 @@ def test_lrn_gradient_matches_autodiff_of_the_formula(k, alpha):
     return x * (k + alpha * sum(padded[..., i:i + 12] for i in range(5))) ** -0.75
   ours = jax.grad(lambda x: jnp.sum(g * model_lib.local_response_norm(x, k=k, alpha=alpha)))(x)
   np.testing.assert_allclose(ours, jax.grad(lambda x: jnp.sum(g * reference(x)))(x), rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('shape, kernel, stride, padding', [
+    ((2, 27, 27, 5), 11, 4, 'VALID'), ((2, 24, 24, 3), 11, 4, ((1, 2), (1, 2))), ((2, 15, 15, 4), 5, 1, 'SAME'),
+    ((2, 9, 9, 6), 3, 1, 'SAME'), ((2, 16, 16, 3), 3, 2, 'SAME'), ((2, 13, 13, 3), 5, 3, 'VALID')])
+def test_gemm_convolution_matches_xla(shape, kernel, stride, padding):
+  """Space-to-depth strided convolutions and GEMM kernel gradients give lax.conv's values and gradients."""
+  x = jax.random.normal(jax.random.key(0), shape)
+  w = jax.random.normal(jax.random.key(1), (kernel, kernel, shape[-1], 7))
+  outputs = {impl: model_lib.conv2d(x, w, stride, padding, impl) for impl in ('xla', 'gemm')}
+  np.testing.assert_allclose(outputs['gemm'], outputs['xla'], rtol=1e-5, atol=1e-5)
+  g = jax.random.normal(jax.random.key(2), outputs['xla'].shape)
+  grads = {impl: jax.grad(lambda x, w: jnp.sum(g * model_lib.conv2d(x, w, stride, padding, impl)), argnums=(0, 1))(x, w)
+           for impl in ('xla', 'gemm')}
+  for a, b in zip(grads['xla'], grads['gemm']):
+    np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-4)
