@@ -83,7 +83,11 @@ def _tfds_split(name: str, split: str, data_dir: str, resize_size: int, workers:
     return resize_and_center_crop(image, resize_size) if resize_size else image
 
   def read(indices):
-    examples = source.__getitems__([int(i) for i in indices])
+    keys = [int(i) for i in indices]
+    try:
+      examples = source.__getitems__(keys)  # one batched array_record read
+    except TypeError:  # tfds.testing.mock_data's stand-in source only reads one key at a time
+      examples = [source[k] for k in keys]
     images = list(pool.map(one, examples)) if resize_size else [e['image'] for e in examples]
     return np.stack(images).astype(np.uint8), np.asarray([e['label'] for e in examples], np.int32)
 

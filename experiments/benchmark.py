@@ -28,6 +28,7 @@ def parse_args(argv):
   parser.add_argument('--reps', type=int, default=3, help='repetitions (median and best are reported)')
   parser.add_argument('--image_size', type=int, default=227)
   parser.add_argument('--num_classes', type=int, default=1000)
+  parser.add_argument('--conv_impl', default='', choices=('', 'xla', 'gemm'), help="override the configs' conv_impl")
   parser.add_argument('--only', default='', help='comma-separated subset of row names')
   parser.add_argument('--json', default='', help='write the results here')
   return parser.parse_args(argv)
@@ -70,6 +71,8 @@ def jax_rows(args, wanted):
     config.update(dict(batch_size=args.batch, image_size=args.image_size, num_classes=args.num_classes,
                        dtype=args.dtype, random_crop=False, random_flip=False, pca_lighting=0.0,
                        mean_subtraction='none', schedule='constant'))
+    if args.conv_impl:
+      config.conv_impl = args.conv_impl
     macs = sum(r['macs'] for r in summary.layer_rows(config))
     network = train.build_network(config)
     tx = optim.make_optimizer(config, steps_per_epoch=1000)
@@ -194,6 +197,7 @@ def main(argv=None):
             'mesh_vs_single': ratio('jax_split_mesh', 'jax_split_single')}
   report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()} {os.cpu_count()} cores',
                 device=str(jax.devices()[0].device_kind), batch=args.batch, dtype=args.dtype,
+                conv_impl=args.conv_impl or 'config',
                 image_size=args.image_size, peak_gflops=peak, results=results, ratios=ratios)
 
   print(f"\n{report['date']}  {report['machine']}  {report['device']}  batch {args.batch}  {args.dtype}  "
