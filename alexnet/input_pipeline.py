@@ -15,7 +15,7 @@ import hashlib
 import os
 import queue
 import threading
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
@@ -48,7 +48,7 @@ class Split:
   """Random access to one split: `read(indices)` -> (uint8 images [n, H, W, C], int32 labels [n])."""
   name: str
   num_examples: int
-  read: callable
+  read: Callable[[Any], tuple[np.ndarray, np.ndarray]]
   image_shape: tuple
 
 
