@@ -167,17 +167,23 @@ def train_batches(split: Split, config: ml_collections.ConfigDict, start_step: i
   """This process's training batches from `start_step` on, read ahead on a background thread."""
   def produce(q: queue.Queue):
     step = start_step
-    while True:
-      idx = train_indices(config.seed, step, config.batch_size, split.num_examples, jax.process_index(),
-                          jax.process_count())
-      images, labels = split.read(idx)
-      q.put({'image': images, 'label': labels})
-      step += 1
+    try:
+      while True:
+        idx = train_indices(config.seed, step, config.batch_size, split.num_examples, jax.process_index(),
+                            jax.process_count())
+        images, labels = split.read(idx)
+        q.put({'image': images, 'label': labels})
+        step += 1
+    except Exception as e:  # pylint: disable=broad-except
+      q.put(e)  # re-raised in the training thread instead of leaving it waiting forever
 
   q = queue.Queue(maxsize=prefetch)
   threading.Thread(target=produce, args=(q,), daemon=True).start()
   while True:
-    yield q.get()
+    item = q.get()
+    if isinstance(item, Exception):
+      raise item
+    yield item
 
 
 def eval_batches(split: Split, batch_size: int, num_batches: int = -1) -> Iterator[dict[str, np.ndarray]]:
@@ -186,7 +192,10 @@ def eval_batches(split: Split, batch_size: int, num_batches: int = -1) -> Iterat
   total = split.num_examples if num_batches < 0 else min(split.num_examples, num_batches * batch_size)
   for start in range(0, total, batch_size):
     idx = np.arange(start, min(start + batch_size, total))[jax.process_index() * per_process:][:per_process]
-    images, labels = split.read(idx) if len(idx) else (np.zeros((0, *split.image_shape), np.uint8), np.zeros(0, np.int32))
+    if len(idx):
+      images, labels = split.read(idx)
+    else:
+      images, labels = np.zeros((0, *split.image_shape), np.uint8), np.zeros(0, np.int32)
     pad = per_process - len(idx)
     yield {'image': np.concatenate([images, np.zeros((pad, *images.shape[1:]), np.uint8)]),
            'label': np.concatenate([labels, np.zeros(pad, np.int32)]),
@@ -196,7 +205,8 @@ def eval_batches(split: Split, batch_size: int, num_batches: int = -1) -> Iterat
 # --------------------------------------------------------------------------------- dataset statistics (cached)
 
 def image_statistics(split: Split, max_examples: int = 50_000, chunk: int = 1024) -> dict[str, np.ndarray]:
-  """Mean image (Section 2), per-channel mean, and the RGB covariance's eigen-decomposition (Section 4.1)."""
+  """Mean image (Section 2), per-channel mean, and the RGB covariance's eigen-decomposition (Section 4.1), over a fixed
+  random subset of at most `max_examples` training examples (all of them when the split is smaller)."""
   n = min(split.num_examples, max_examples)
   idx = np.random.default_rng(0).permutation(split.num_examples)[:n] if n < split.num_examples else np.arange(n)
   total = np.zeros(split.image_shape, np.float64)
@@ -218,14 +228,15 @@ def image_statistics(split: Split, max_examples: int = 50_000, chunk: int = 1024
 def cached_statistics(split: Split, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """`image_statistics` of the training split, computed once and kept in the data dir."""
   if config.dataset == 'synthetic':
-    return image_statistics(split)
+    return image_statistics(split, config.stats_max_examples)
   root = os.path.expanduser(config.data_dir or '~/tensorflow_datasets')
-  key = hashlib.md5(f'{split.name}:{split.image_shape}:{split.num_examples}'.encode()).hexdigest()[:12]
+  key = f'{split.name}:{split.image_shape}:{split.num_examples}:{config.stats_max_examples}'
+  key = hashlib.md5(key.encode()).hexdigest()[:12]
   path = os.path.join(root, 'alexnet_stats', f'{split.name.replace(":", "_").replace("/", "_")[-60:]}-{key}.npz')
   if os.path.exists(path):
     with np.load(path) as f:
       return dict(f)
-  stats = image_statistics(split)
+  stats = image_statistics(split, config.stats_max_examples)
   os.makedirs(os.path.dirname(path), exist_ok=True)
   np.savez(path + '.tmp.npz', **stats)
   os.replace(path + '.tmp.npz', path)

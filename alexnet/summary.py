@@ -56,7 +56,8 @@ def layer_rows(config) -> list[dict]:
 
 
 def format_table(config, rows: list[dict]) -> str:
-  head = f"{'layer':<8}{'output (per tower)':>22}{'params/tower':>15}{'params':>14}{'MACs/image':>16}{'exchange B/img':>17}"
+  head = (f"{'layer':<8}{'output (per tower)':>22}{'params/tower':>15}{'params':>14}{'MACs/image':>16}"
+          f"{'exchange B/img':>17}")
   lines = [f'AlexNet: {config.config_name}, num_towers={config.num_towers}, lrn={config.lrn}, '
            f'input {config.image_size}x{config.image_size}', head, '-' * len(head)]
   for r in rows:

@@ -43,7 +43,8 @@ def build_network(config: ml_collections.ConfigDict) -> parallel.Network:
   return parallel.Network(tower, head, config.dropout_rate, mesh)
 
 
-def create_train_state(config, network: parallel.Network, tx: optax.GradientTransformation, image_shape) -> TrainState:
+def create_train_state(config, network: parallel.Network, tx: optax.GradientTransformation,
+                       image_shape) -> TrainState:
   variables = network.init(jax.random.key(config.seed), image_shape)
   params = variables['params']
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=variables.get('batch_stats'),
@@ -206,7 +207,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         now = time.time()
         images_per_sec = (step - window_step) * config.batch_size / (now - window_start)
         eta = (total_steps - step) * config.batch_size / images_per_sec
-        writer.write_scalars(step, {f'train/{k}': v for k, v in means.items()} | {'train/images_per_sec': images_per_sec})
+        scalars = {f'train/{k}': v for k, v in means.items()} | {'train/images_per_sec': images_per_sec}
+        writer.write_scalars(step, scalars)
         logging.info('step %d/%d (epoch %.2f) loss %.4f top-1 err %.4f lr %.3g | %.0f img/s | ETA %s', step,
                      total_steps, step / steps_per_epoch, means['loss'], means['top1_error'], means['learning_rate'],
                      images_per_sec, _format_seconds(eta))

@@ -15,6 +15,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.image_size = 227               # training/eval crop; 224 with conv1_padding '1,2' keeps conv1 at 55x55.
   c.pad_crop = 0                   # small images: pad by this many pixels, then crop back to image_size.
   c.mean_subtraction = 'pixel'     # 'pixel' (the paper's mean image), 'channel', or 'none'.
+  c.stats_max_examples = 50_000    # mean image and RGB PCA from a fixed random subset of this many training images.
   c.random_crop = True             # Section 4.1: random crops for training.
   c.random_flip = True             # Section 4.1: horizontal reflections.
   c.pca_lighting = 0.1             # Section 4.1: alpha ~ N(0, 0.1) along the RGB principal components; 0 = off.

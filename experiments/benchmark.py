@@ -85,9 +85,9 @@ def jax_rows(args, wanted):
                    in_shardings=(state_sharding, network.batch_sharding(), None),
                    out_shardings=(state_sharding, None), donate_argnums=0)
     rng = np.random.default_rng(0)
-    batch = train._put({'image': rng.integers(0, 256, (args.batch, *image_shape), dtype=np.uint8),  # pylint: disable=protected-access
-                        'label': rng.integers(0, args.num_classes, args.batch).astype(np.int32)},
-                       network.batch_sharding())
+    host_batch = {'image': rng.integers(0, 256, (args.batch, *image_shape), dtype=np.uint8),
+                  'label': rng.integers(0, args.num_classes, args.batch).astype(np.int32)}
+    batch = train._put(host_batch, network.batch_sharding())  # pylint: disable=protected-access
     stats = {k: jnp.zeros(()) for k in ('mean_image', 'channel_mean')} | {'eigvals': jnp.ones(3),
                                                                            'eigvecs': jnp.eye(3)}
     holder = {'state': state}

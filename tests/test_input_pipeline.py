@@ -195,3 +195,12 @@ def test_real_fashion_mnist_through_tfds(fashion_mnist_dir):
   batches = ip.eval_batches(test_split, 4096)
   sizes = [int(b['mask'].sum()) for b in batches]
   assert sizes == [4096, 4096, 1808]
+
+
+def test_a_failing_read_reaches_the_training_loop():
+  def read(indices):
+    raise OSError('disk gone')
+  split = ip.Split('broken', 100, read, (4, 4, 1))
+  config = plain_config(batch_size=10)
+  with pytest.raises(OSError, match='disk gone'):
+    next(ip.train_batches(split, config, start_step=0))
