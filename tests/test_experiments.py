@@ -31,3 +31,12 @@ def test_benchmark_writes_the_promised_json(tmp_path):
 def test_summary_cli_prints_the_paper_totals():
   assert run('alexnet.summary', '--config=configs/imagenet.py').rstrip().endswith('Total params: 60,965,224')
   assert run('alexnet.summary', '--config=configs/imagenet_fused.py').rstrip().endswith('Total params: 62,378,344')
+
+
+def test_plot_run_draws_curves_and_conv1_kernels_per_tower(tmp_path):
+  workdir = tmp_path / 'run'
+  run('alexnet.main', '--config=configs/smoke.py', f'--workdir={workdir}', '--config.num_train_steps=8',
+      '--config.eval_every_steps=4', '--config.log_every_steps=2')
+  run('experiments.plot_run', f'--workdir={workdir}')
+  png = workdir / 'run.png'
+  assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10_000
