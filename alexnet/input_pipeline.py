@@ -22,7 +22,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-TFDS_DATASETS = ('imagenet2012', 'imagenette', 'cifar10', 'fashion_mnist', 'oxford_flowers102', 'mnist')
 FOLDER_PREFIX = 'folder:'
 
 
