@@ -117,6 +117,11 @@ def _folder_split(root: str, split: str, resize_size: int, workers: int) -> Spli
   return Split(f'folder:{base}', len(files), read, read([0])[0].shape[1:])
 
 
+def _array_split(name: str, images: np.ndarray, labels: np.ndarray) -> Split:
+  """A split held in memory: reads are array indexing."""
+  return Split(name, len(images), lambda idx: (images[np.asarray(idx)], labels[np.asarray(idx)]), images.shape[1:])
+
+
 def synthetic_split(split: str, num_classes: int, image_size: int, seed: int = 0) -> Split:
   """A learnable task made in memory: each class is a fixed random template; examples are template + noise."""
   n = {'train': 1024}.get(split, 256)
@@ -125,16 +130,14 @@ def synthetic_split(split: str, num_classes: int, image_size: int, seed: int = 0
   rng = np.random.default_rng([seed, int(hashlib.md5(split.encode()).hexdigest()[:8], 16)])
   labels = rng.integers(0, num_classes, n).astype(np.int32)
   images = np.clip(templates[labels] + rng.normal(0, 60, (n, image_size, image_size, 1)), 0, 255).astype(np.uint8)
-  return Split(f'synthetic:{split}', n, lambda idx: (images[np.asarray(idx)], labels[np.asarray(idx)]),
-               images.shape[1:])
+  return _array_split(f'synthetic:{split}', images, labels)
 
 
 def in_memory(split: Split, chunk: int = 4096) -> Split:
   """Decodes the whole split once (small datasets): later reads are array indexing."""
   parts = [split.read(np.arange(i, min(i + chunk, split.num_examples))) for i in range(0, split.num_examples, chunk)]
   images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-  return Split(split.name, split.num_examples, lambda idx: (images[np.asarray(idx)], labels[np.asarray(idx)]),
-               images.shape[1:])
+  return _array_split(split.name, images, labels)
 
 
 def open_split(config: ml_collections.ConfigDict, split: str, workers: int = 8) -> Split:

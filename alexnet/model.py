@@ -38,7 +38,7 @@ def _channel_window_sum(x: Array, size: int) -> Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
 def _lrn(x: Array, size: int, k: float, alpha: float, beta: float) -> Array:
-  return x * (k + alpha * _channel_window_sum(jnp.square(x), size)) ** -beta
+  return _lrn_fwd(x, size, k, alpha, beta)[0]
 
 
 def _lrn_fwd(x, size, k, alpha, beta):
@@ -175,16 +175,10 @@ def max_pool(x: Array, window: int, stride: int, padding: str) -> Array:
   (select-and-scatter) is slow there. Where several inputs tie for the maximum, the gradient is shared among them
   instead of going to one; after a ReLU, ties are at zero, where the ReLU passes no gradient anyway.
   """
-  _, h, w, _ = x.shape
-  def out_and_pad(n):
-    if padding == 'VALID':
-      return (n - window) // stride + 1, (0, 0)
-    if padding == 'SAME':
-      out = -(-n // stride)
-      total = max((out - 1) * stride + window - n, 0)
-      return out, (total // 2, total - total // 2)
+  if padding not in ('VALID', 'SAME'):
     raise ValueError(f"pool padding must be 'VALID' or 'SAME', got {padding!r}")
-  (out_h, pad_h), (out_w, pad_w) = out_and_pad(h), out_and_pad(w)
+  pad_h, pad_w = _explicit_padding(padding, window, stride, x.shape[1:3])
+  out_h, out_w = [(n + sum(p) - window) // stride + 1 for n, p in zip(x.shape[1:3], (pad_h, pad_w))]
   if pad_h != (0, 0) or pad_w != (0, 0):
     x = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)), constant_values=-jnp.inf)
   rows = [x[:, i:i + stride * (out_h - 1) + 1:stride] for i in range(window)]
