@@ -28,7 +28,8 @@ def parse_args(argv):
   parser.add_argument('--reps', type=int, default=3, help='repetitions (median and best are reported)')
   parser.add_argument('--image_size', type=int, default=227)
   parser.add_argument('--num_classes', type=int, default=1000)
-  parser.add_argument('--conv_impl', default='', choices=('', 'xla', 'gemm'), help="override the configs' conv_impl")
+  parser.add_argument('--cpu_conv_library', default='', choices=('', 'xla', 'ynnpack'),
+                      help="override the configs' cpu_conv_library")
   parser.add_argument('--only', default='', help='comma-separated subset of row names')
   parser.add_argument('--json', default='', help='write the results here')
   return parser.parse_args(argv)
@@ -71,8 +72,8 @@ def jax_rows(args, wanted):
     config.update(dict(batch_size=args.batch, image_size=args.image_size, num_classes=args.num_classes,
                        dtype=args.dtype, random_crop=False, random_flip=False, pca_lighting=0.0,
                        mean_subtraction='none', schedule='constant'))
-    if args.conv_impl:
-      config.conv_impl = args.conv_impl
+    if args.cpu_conv_library:
+      config.cpu_conv_library = args.cpu_conv_library
     macs = sum(r['macs'] for r in summary.layer_rows(config))
     network = train.build_network(config)
     tx = optim.make_optimizer(config, steps_per_epoch=1000)
@@ -83,7 +84,8 @@ def jax_rows(args, wanted):
       state = jax.device_put(state, state_sharding)
     step = jax.jit(functools.partial(train.train_step, network=network, tx=tx, config=config),
                    in_shardings=(state_sharding, network.batch_sharding(), None),
-                   out_shardings=(state_sharding, None), donate_argnums=0)
+                   out_shardings=(state_sharding, None), donate_argnums=0,
+                   compiler_options=train.compiler_options(config))
     rng = np.random.default_rng(0)
     host_batch = {'image': rng.integers(0, 256, (args.batch, *image_shape), dtype=np.uint8),
                   'label': rng.integers(0, args.num_classes, args.batch).astype(np.int32)}
@@ -164,6 +166,14 @@ def torch_rows(args, wanted, macs_by_name):
 
 # ----------------------------------------------------------------------------------------------------------- report
 
+def cpu_model() -> str:
+  try:
+    with open('/proc/cpuinfo') as f:
+      return next(line.split(':', 1)[1].strip() for line in f if line.startswith('model name'))
+  except (OSError, StopIteration):
+    return platform.processor() or platform.machine()
+
+
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   import jax  # pylint: disable=g-import-not-at-top
@@ -195,9 +205,9 @@ def main(argv=None):
             'split_single_vs_torch': ratio('jax_split_single', 'torch_split_groups2'),
             'fused_vs_torch': ratio('jax_fused', 'torch_fused_channels_last'),
             'mesh_vs_single': ratio('jax_split_mesh', 'jax_split_single')}
-  report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{platform.machine()} {os.cpu_count()} cores',
+  report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{cpu_model()}, {os.cpu_count()} cores',
                 device=str(jax.devices()[0].device_kind), batch=args.batch, dtype=args.dtype,
-                conv_impl=args.conv_impl or 'config',
+                cpu_conv_library=args.cpu_conv_library or 'config',
                 image_size=args.image_size, peak_gflops=peak, results=results, ratios=ratios)
 
   print(f"\n{report['date']}  {report['machine']}  {report['device']}  batch {args.batch}  {args.dtype}  "

@@ -117,3 +117,15 @@ def test_resume_equals_a_straight_run(tmp_path):
   for key in ('top1_error', 'top5_error', 'eval_loss', 'step'):
     assert resumed[key] == straight[key], key
   assert resumed['eval_history'] == straight['eval_history'][1:]
+
+
+def test_cpu_conv_library_sets_the_compiler_option():
+  config = imagenet_config.get_config()
+  assert config.cpu_conv_library == 'xla'
+  assert train.compiler_options(config) == {
+      'xla_cpu_experimental_ynn_fusion_type': 'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT'}  # tests run on CPU.
+  config.cpu_conv_library = 'ynnpack'
+  assert train.compiler_options(config) is None
+  config.cpu_conv_library = 'onednn'
+  with pytest.raises(ValueError, match='cpu_conv_library'):
+    train.compiler_options(config)
