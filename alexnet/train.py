@@ -5,7 +5,7 @@ import functools
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Callable
 
 from absl import logging
 from clu import metric_writers
@@ -112,6 +112,19 @@ def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, con
           'count': mask.sum()}
 
 
+def jit_steps(config: ml_collections.ConfigDict, network: parallel.Network, tx: optax.GradientTransformation,
+              state_sharding) -> tuple[Callable, Callable]:
+  """`train_step` and `eval_step` jitted with the state's and batch's shardings and the config's compiler options;
+  the train step donates the state it is given."""
+  batch_sharding, options = network.batch_sharding(), compiler_options(config)
+  p_train_step = jax.jit(functools.partial(train_step, network=network, tx=tx, config=config),
+                         in_shardings=(state_sharding, batch_sharding, None), out_shardings=(state_sharding, None),
+                         donate_argnums=0, compiler_options=options)
+  p_eval_step = jax.jit(functools.partial(eval_step, network=network, config=config),
+                        in_shardings=(state_sharding, batch_sharding, None), compiler_options=options)
+  return p_train_step, p_eval_step
+
+
 def apply_plateau(state: TrainState, validation_error: float, config: ml_collections.ConfigDict) -> TrainState:
   """Feeds the validation error to the plateau rule and sets the rate to learning_rate * its scale."""
   if config.schedule != 'plateau':
@@ -181,11 +194,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   if state_sharding is not None:
     state = jax.device_put(state, state_sharding)
   batch_sharding = network.batch_sharding()
-  p_train_step = jax.jit(functools.partial(train_step, network=network, tx=tx, config=config),
-                         in_shardings=(state_sharding, batch_sharding, None), out_shardings=(state_sharding, None),
-                         donate_argnums=0, compiler_options=compiler_options(config))
-  p_eval_step = jax.jit(functools.partial(eval_step, network=network, config=config),
-                        in_shardings=(state_sharding, batch_sharding, None), compiler_options=compiler_options(config))
+  p_train_step, p_eval_step = jit_steps(config, network, tx, state_sharding)
 
   checkpoints = ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, 'checkpoints')),

@@ -82,10 +82,7 @@ def jax_rows(args, wanted):
     state_sharding = network.shardings(state)
     if state_sharding is not None:
       state = jax.device_put(state, state_sharding)
-    step = jax.jit(functools.partial(train.train_step, network=network, tx=tx, config=config),
-                   in_shardings=(state_sharding, network.batch_sharding(), None),
-                   out_shardings=(state_sharding, None), donate_argnums=0,
-                   compiler_options=train.compiler_options(config))
+    step, _ = train.jit_steps(config, network, tx, state_sharding)
     rng = np.random.default_rng(0)
     host_batch = {'image': rng.integers(0, 256, (args.batch, *image_shape), dtype=np.uint8),
                   'label': rng.integers(0, args.num_classes, args.batch).astype(np.int32)}
