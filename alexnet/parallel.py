@@ -106,8 +106,11 @@ class Network:
 
     tower = self.tower.clone(bn_axis_name=DATA_AXIS) if self.tower.lrn == 'batchnorm' else self.tower
     per_device = lambda v, x, m: forward(tower, v, x, m, exchange=exchange)
-    stats_spec = P(TOWER_AXIS) if train and 'batch_stats' in tower_vars else None
+    # With one data shard, tower variables count as split over `data` too, so their gradients need no sum over it
+    # (XLA:CPU would still run that no-op all-reduce of every tower gradient).
+    tower_spec = P((DATA_AXIS, TOWER_AXIS)) if self.mesh.shape[DATA_AXIS] == 1 else P(TOWER_AXIS)
+    stats_spec = tower_spec if train and 'batch_stats' in tower_vars else None
     return jax.shard_map(
         per_device, mesh=self.mesh,
-        in_specs=(P(TOWER_AXIS), P(DATA_AXIS), None if fc7_mask is None else P(DATA_AXIS)),
+        in_specs=(tower_spec, P(DATA_AXIS), None if fc7_mask is None else P(DATA_AXIS)),
         out_specs=(P(DATA_AXIS, TOWER_AXIS), stats_spec))(tower_vars, images, fc7_mask)

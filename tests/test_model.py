@@ -58,7 +58,7 @@ def small_config(num_towers=2, lrn='paper'):
 
 @pytest.mark.parametrize('num_towers, mesh_shape, lrn, mesh_conv_library', [
     (2, (1, 2), 'paper', 'xla'), (2, (2, 2), 'paper', 'xla'), (2, (2, 1), 'paper', 'xla'), (1, (4, 1), 'paper', 'xla'),
-    (2, (2, 2), 'batchnorm', 'xla'), (2, (2, 2), 'paper', 'ynnpack')])
+    (2, (2, 2), 'batchnorm', 'xla'), (2, (1, 2), 'batchnorm', 'xla'), (2, (2, 2), 'paper', 'ynnpack')])
 def test_mesh_matches_single_device(num_towers, mesh_shape, lrn, mesh_conv_library):
   """Same loss, logits, gradients (and batch statistics) on the mesh as on one device; the one-device side always
   compiles with XLA's own CPU convolutions, so the 'ynnpack' case also checks that the libraries agree."""
