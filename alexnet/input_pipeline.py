@@ -140,6 +140,24 @@ def in_memory(split: Split, chunk: int = 4096) -> Split:
   return _array_split(split.name, images, labels)
 
 
+def subset(split: Split, start: int, stop: int) -> Split:
+  """Examples [start, stop) of `split`, as a split of their own."""
+  if not 0 <= start < stop <= split.num_examples:
+    raise ValueError(f'[{start}:{stop}] is not a non-empty range of the {split.num_examples} examples of {split.name}')
+  return Split(f'{split.name}[{start}:{stop}]', stop - start, lambda idx: split.read(np.asarray(idx) + start),
+               split.image_shape)
+
+
+def hold_out_minival(train: Split, minival_examples: int) -> tuple[Split, Split | None]:
+  """(train, minival): the last `minival_examples` training examples are held out as minival, a fixed subset that
+  training never reads (big_vision's train[:99%] / train[99%:]); TFDS stores examples shuffled, so it is a random one.
+  With 0 there is no minival and the whole split trains."""
+  if minival_examples == 0:
+    return train, None
+  cut = train.num_examples - minival_examples
+  return subset(train, 0, cut), subset(train, cut, train.num_examples)
+
+
 def open_split(config: ml_collections.ConfigDict, split: str, workers: int = 8) -> Split:
   dataset = config.dataset
   if dataset == 'synthetic':

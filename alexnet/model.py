@@ -27,6 +27,8 @@ Variables = Any
 POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'fc6', 'fc7')
 LRN_FORMS = ('paper', 'caffe', 'none', 'batchnorm')
 INITS = ('paper', 'caffe', 'he')
+# Section 3.1: ReLU, f(x) = max(0, x), against the saturating tanh that Figure 1 compares it with.
+ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh}
 
 
 def _channel_window_sum(x: Array, size: int) -> Array:
@@ -108,10 +110,15 @@ def kernel_init(init: str) -> Callable:
   raise ValueError(f'init must be one of {INITS}, got {init!r}')
 
 
-def bias_init(init: str, layer: str) -> Callable:
-  if layer in POSITIVE_BIAS_LAYERS and init in ('paper', 'caffe'):
-    # Caffe's reference model uses 0.1: with 1 its authors saw the loss stay flat.
-    return nn.initializers.constant(1.0 if init == 'paper' else 0.1)
+# The positive bias each init scheme gives POSITIVE_BIAS_LAYERS. Caffe's reference model uses 0.1: with 1 its authors
+# saw the loss stay flat.
+POSITIVE_BIAS = {'paper': 1.0, 'caffe': 0.1, 'he': 0.0}
+
+
+def bias_init(init: str, layer: str, positive_bias: float = -1.0) -> Callable:
+  """Zeros, except POSITIVE_BIAS_LAYERS: `positive_bias` there, or the scheme's own (POSITIVE_BIAS) when < 0."""
+  if layer in POSITIVE_BIAS_LAYERS:
+    return nn.initializers.constant(POSITIVE_BIAS[init] if positive_bias < 0 else positive_bias)
   return nn.initializers.zeros
 
 
@@ -124,10 +131,12 @@ class Tower(nn.Module):
   conv1_padding: Any = 'VALID'  # 227 input; ((1, 2), (1, 2)) makes 224 give 55x55 too, as cuda-convnet did.
   fc_features: Sequence[int] = (4096, 4096)
   lrn: str = 'paper'
+  activation: str = 'relu'
   pool_window: int = 3  # Section 3.4: overlapping pooling, z=3, s=2. (2, 2) is the traditional non-overlapping one.
   pool_stride: int = 2
   pool_padding: str = 'VALID'
   init_scheme: str = 'paper'
+  positive_bias: float = -1.0  # bias of conv2, conv4, conv5, fc6, fc7 at init; < 0: the init scheme's own.
   dtype: Any = jnp.float32
   bn_axis_name: str | None = None  # set by the runner so batch statistics span the data-parallel batch.
 
@@ -137,16 +146,19 @@ class Tower(nn.Module):
         raise ValueError(f'{name} {tuple(total)} are not divisible by num_towers={self.num_towers}')
     if self.lrn not in LRN_FORMS:
       raise ValueError(f'lrn must be one of {LRN_FORMS}, got {self.lrn!r}')
+    if self.activation not in ACTIVATIONS:
+      raise ValueError(f'activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}')
+    self.act = ACTIVATIONS[self.activation]
     width = lambda w: w // self.num_towers
     strides = (self.conv1_stride, 1, 1, 1, 1)
     paddings = (self.conv1_padding, 'SAME', 'SAME', 'SAME', 'SAME')
     self.convs = [
         nn.Conv(width(f), (k, k), (s, s), padding=p, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
-                bias_init=bias_init(self.init_scheme, f'conv{i}'), name=f'conv{i}')
+                bias_init=bias_init(self.init_scheme, f'conv{i}', self.positive_bias), name=f'conv{i}')
         for i, (f, k, s, p) in enumerate(zip(self.conv_features, self.conv_kernels, strides, paddings), start=1)]
     self.fcs = [
         nn.Dense(width(f), dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
-                 bias_init=bias_init(self.init_scheme, f'fc{i}'), name=f'fc{i}')
+                 bias_init=bias_init(self.init_scheme, f'fc{i}', self.positive_bias), name=f'fc{i}')
         for i, f in enumerate(self.fc_features, start=6)]
     if self.lrn == 'batchnorm':
       self.norms = [nn.BatchNorm(momentum=0.9, axis_name=self.bn_axis_name, dtype=self.dtype, name=f'bn{i}')
@@ -165,10 +177,10 @@ class Tower(nn.Module):
     return max_pool(x, self.pool_window, self.pool_stride, self.pool_padding)
 
   def stage1(self, images: Array, train: bool = False) -> Array:
-    """conv1 > ReLU > norm > pool > conv2 > ReLU > norm > pool: this tower's own maps only."""
+    """conv1 > ReLU > norm > pool > conv2 > ReLU > norm > pool: this tower's own maps only (ReLU or tanh)."""
     x = images.astype(self.dtype)
     for i in range(2):
-      x = self._record(f'conv{i + 1}', nn.relu(self.convs[i](x)))
+      x = self._record(f'conv{i + 1}', self.act(self.convs[i](x)))
       if self.lrn != 'none':
         x = self._record(f'norm{i + 1}', self._norm(i, x, train))
       x = self._record(f'pool{i + 1}', self._pool(x))
@@ -178,15 +190,15 @@ class Tower(nn.Module):
     """conv3 (reads every tower's maps) > conv4 > conv5 (own tower) > pool, flattened."""
     x = maps
     for i, conv in enumerate(self.convs[2:], start=3):
-      x = self._record(f'conv{i}', nn.relu(conv(x)))
+      x = self._record(f'conv{i}', self.act(conv(x)))
     x = self._record('pool5', self._pool(x))
     return x.reshape(x.shape[0], -1)
 
   def fc6(self, features: Array) -> Array:
-    return self._record('fc6', nn.relu(self.fcs[0](features)))
+    return self._record('fc6', self.act(self.fcs[0](features)))
 
   def fc7(self, features: Array) -> Array:
-    return self._record('fc7', nn.relu(self.fcs[1](features)))
+    return self._record('fc7', self.act(self.fcs[1](features)))
 
   def _record(self, name: str, x: Array) -> Array:
     """Keeps a layer's output as '<name>_output' in the 'intermediates' collection when it is mutable (summary,
@@ -289,6 +301,7 @@ def from_config(config) -> tuple[Tower, Head]:
   tower = Tower(num_towers=config.num_towers, conv_features=tuple(config.conv_features),
                 conv_kernels=tuple(config.conv_kernels), conv1_stride=config.conv1_stride,
                 conv1_padding=_padding(config.conv1_padding), fc_features=tuple(config.fc_features), lrn=config.lrn,
-                pool_window=window, pool_stride=stride, pool_padding=config.pool_padding, init_scheme=config.init,
+                activation=config.activation, pool_window=window, pool_stride=stride,
+                pool_padding=config.pool_padding, init_scheme=config.init, positive_bias=config.positive_bias,
                 dtype=dtype)
   return tower, Head(config.num_classes, init_scheme=config.init, dtype=dtype)

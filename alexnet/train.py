@@ -134,12 +134,16 @@ def apply_plateau(state: TrainState, validation_error: float, config: ml_collect
   return state.replace(plateau=plateau, opt_state=opt_state)
 
 
-def _validate(config: ml_collections.ConfigDict, network: parallel.Network, train_split) -> None:
+def _validate(config: ml_collections.ConfigDict, network: parallel.Network, train_split, minival_split) -> None:
   shards = network.data_parallelism * jax.process_count()
   if config.batch_size % shards:
     raise ValueError(f'batch_size {config.batch_size} is not divisible by the data axis times processes ({shards})')
   if train_split.num_examples < config.batch_size:
-    raise ValueError(f'batch_size {config.batch_size} exceeds the {train_split.num_examples} training examples')
+    raise ValueError(f'batch_size {config.batch_size} exceeds the {train_split.num_examples} training examples '
+                     f'(after holding out minival_examples={config.minival_examples})')
+  if minival_split is None and config.schedule == 'plateau':
+    raise ValueError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
+                     'split is not offered)')
   h, w = train_split.image_shape[:2]
   if min(h, w) + 2 * config.pad_crop < config.image_size:
     raise ValueError(f'image_size {config.image_size} is larger than the stored images ({h}x{w}) plus pad_crop')
@@ -157,8 +161,8 @@ def _format_seconds(seconds: float) -> str:
   return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
 
 
-def evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
-  """Errors over the eval split.
+def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
+  """Loss and errors over `split` (minival, or test once at the end).
 
   The train and eval loops wait for each step before dispatching the next: with several virtual CPU devices on few
   cores, programs queued behind each other starved an all-gather past XLA:CPU's 40 s rendezvous limit once here
@@ -166,7 +170,7 @@ def evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding) -> d
   another thread, so little overlap is lost.
   """
   sums = None
-  for batch in input_pipeline.eval_batches(eval_split, config.batch_size, config.num_eval_batches):
+  for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches):
     out = jax.block_until_ready(p_eval_step(state, _put(batch, batch_sharding), stats))  # see the docstring.
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
@@ -174,18 +178,37 @@ def evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding) -> d
   return {k: float(v / count) for k, v in sums.items()}
 
 
+def _checkpoint_args(state, meta) -> ocp.args.Composite:
+  return ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+
+
+def restore_state(workdir: str, abstract_state=None):
+  """(state, meta) from the latest checkpoint in `workdir`; meta holds the minival history and elapsed seconds.
+  Without `abstract_state` the arrays come back as saved (to the devices they were saved from)."""
+  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')))
+  restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+  return restored.state, restored.meta
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
-  """Trains per `config`, writing TensorBoard events, checkpoints and summary.json to `workdir`; resumes from it."""
+  """Trains per `config`, writing TensorBoard events, checkpoints and summary.json to `workdir`; resumes from it.
+
+  Evaluation protocol: the last `minival_examples` training examples are held out as minival; every periodic
+  evaluation and the plateau rule read minival. The test split is evaluated once, at the end.
+  """
   os.makedirs(workdir, exist_ok=True)
   network = build_network(config)
-  train_split = input_pipeline.open_split(config, config.train_split)
-  eval_split = input_pipeline.open_split(config, config.eval_split)
-  _validate(config, network, train_split)
+  train_split, minival_split = input_pipeline.hold_out_minival(
+      input_pipeline.open_split(config, config.train_split), config.minival_examples)
+  test_split = input_pipeline.open_split(config, config.test_split)
+  _validate(config, network, train_split, minival_split)
   stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
 
   steps_per_epoch = train_split.num_examples // config.batch_size
   total_steps = optim.total_train_steps(config, steps_per_epoch)
-  eval_every = config.eval_every_steps if config.eval_every_steps > 0 else steps_per_epoch
+  eval_every = (config.eval_every_steps if config.eval_every_steps > 0
+                else max(1, round(config.eval_every_epochs * steps_per_epoch)))
   tx = optim.make_optimizer(config, steps_per_epoch)
   image_shape = (config.image_size, config.image_size, train_split.image_shape[-1])
 
@@ -195,15 +218,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state = jax.device_put(state, state_sharding)
   batch_sharding = network.batch_sharding()
   p_train_step, p_eval_step = jit_steps(config, network, tx, state_sharding)
+  evaluate_on = lambda split: evaluate(state, split, stats, p_eval_step, config, batch_sharding)
 
   checkpoints = ocp.CheckpointManager(
       os.path.abspath(os.path.join(workdir, 'checkpoints')),
       options=ocp.CheckpointManagerOptions(max_to_keep=config.max_checkpoints, create=True))
+  # What the checkpoint carries besides the state, so that summary.json covers the whole run across resumes.
+  meta = {'minival_history': [], 'elapsed_seconds': 0.0}
   if checkpoints.latest_step() is not None:
-    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
-    state = checkpoints.restore(checkpoints.latest_step(), args=ocp.args.StandardRestore(abstract))
+    state, meta = restore_state(workdir, jax.tree.map(ocp.utils.to_shape_dtype_struct, state))
     logging.info('Resumed from %s at step %d', workdir, int(state.step))
   start_step = int(state.step)
+  history = list(meta['minival_history'])
 
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
@@ -211,13 +237,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   writer = metric_writers.SummaryWriter(workdir) if jax.process_index() == 0 else metric_writers.MultiWriter([])
   if start_step == 0:
     writer.write_hparams({k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()})
-  logging.info('%s: %d train / %d eval examples, %d steps (%d per epoch), image %s, devices %s',
-               config.config_name, train_split.num_examples, eval_split.num_examples, total_steps, steps_per_epoch,
-               image_shape, network.mesh.shape if network.mesh is not None else 'single')
+  logging.info('%s: %d train / %d minival / %d test examples, %d steps (%d per epoch), image %s, devices %s',
+               config.config_name, train_split.num_examples, minival_split.num_examples if minival_split else 0,
+               test_split.num_examples, total_steps, steps_per_epoch, image_shape,
+               network.mesh.shape if network.mesh is not None else 'single')
+  if minival_split is None:
+    logging.warning('minival_examples=0: no evaluation until the final test evaluation.')
 
   batches = input_pipeline.train_batches(train_split, config, start_step)
-  history, eval_metrics, train_sums = [], {}, []
+  minival_metrics, train_sums = {}, []
   window_start, window_step, run_start, images_per_sec = time.time(), start_step, time.time(), 0.0
+  elapsed = lambda: meta['elapsed_seconds'] + time.time() - run_start
   step = start_step
   try:
     while step < total_steps:
@@ -235,34 +265,46 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                      total_steps, step / steps_per_epoch, means['loss'], means['top1_error'], means['learning_rate'],
                      images_per_sec, _format_seconds(eta))
         train_sums, window_start, window_step = [], now, step
-      if step % eval_every == 0 or step == total_steps:
+      if minival_split is not None and (step % eval_every == 0 or step == total_steps):
         eval_start = time.time()
-        eval_metrics = evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding)
-        state = apply_plateau(state, eval_metrics['top1_error'], config)
+        minival_metrics = evaluate_on(minival_split)
+        state = apply_plateau(state, minival_metrics['top1_error'], config)
         if state_sharding is not None:
           state = jax.device_put(state, state_sharding)
         lr = float(optim.current_learning_rate(state.opt_state))
-        writer.write_scalars(step, {f'eval/{k}': v for k, v in eval_metrics.items()} | {'eval/learning_rate': lr})
-        history.append({'step': step, **eval_metrics, 'learning_rate': lr})
-        logging.info('eval at step %d: loss %.4f top-1 err %.4f top-5 err %.4f (next lr %.3g)', step,
-                     eval_metrics['loss'], eval_metrics['top1_error'], eval_metrics['top5_error'], lr)
+        writer.write_scalars(step, {f'minival/{k}': v for k, v in minival_metrics.items()} | {
+            'minival/learning_rate': lr})
+        history.append({'step': step, **minival_metrics, 'learning_rate': lr})
+        logging.info('minival at step %d: loss %.4f top-1 err %.4f top-5 err %.4f (next lr %.3g)', step,
+                     minival_metrics['loss'], minival_metrics['top1_error'], minival_metrics['top5_error'], lr)
         window_start += time.time() - eval_start  # images/s counts training time only.
       if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        checkpoints.save(step, args=ocp.args.StandardSave(state))
+        meta = {'minival_history': history, 'elapsed_seconds': elapsed()}
+        run_start = time.time()
+        checkpoints.save(step, args=_checkpoint_args(state, meta))
   except KeyboardInterrupt:
     logging.warning('Interrupted at step %d; saving a checkpoint to resume from.', step)
-    checkpoints.save(step, args=ocp.args.StandardSave(state), force=True)
+    checkpoints.save(step, args=_checkpoint_args(state, {'minival_history': history, 'elapsed_seconds': elapsed()}),
+                     force=True)
     raise
   finally:
     checkpoints.wait_until_finished()
     writer.flush()
 
-  if not eval_metrics:  # resumed at the end: evaluate the restored state.
-    eval_metrics = evaluate(state, eval_split, stats, p_eval_step, config, batch_sharding)
+  if minival_split is not None and not minival_metrics:  # resumed at the end: evaluate the restored state.
+    minival_metrics = evaluate_on(minival_split)
+  test_metrics = evaluate_on(test_split)  # the one evaluation on the test split.
+  writer.write_scalars(step, {f'test/{k}': v for k, v in test_metrics.items()})
+  writer.flush()
+  logging.info('test (%s) at step %d: top-1 err %.4f top-5 err %.4f', config.test_split, step,
+               test_metrics['top1_error'], test_metrics['top5_error'])
   summary = {'config_name': config.config_name, 'step': step, 'epoch': step / steps_per_epoch,
-             'top1_error': eval_metrics['top1_error'], 'top5_error': eval_metrics['top5_error'],
-             'eval_loss': eval_metrics['loss'], 'train_images_per_sec': images_per_sec,
-             'wall_seconds': time.time() - run_start, 'eval_history': history}
+             'top1_error': test_metrics['top1_error'], 'top5_error': test_metrics['top5_error'],
+             'test_loss': test_metrics['loss'], 'test_split': config.test_split,
+             'minival_top1_error': minival_metrics.get('top1_error'),
+             'minival_top5_error': minival_metrics.get('top5_error'), 'minival_loss': minival_metrics.get('loss'),
+             'minival_examples': minival_split.num_examples if minival_split else 0,
+             'train_images_per_sec': images_per_sec, 'wall_seconds': elapsed(), 'minival_history': history}
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)

@@ -10,7 +10,8 @@ def get_config():
   c = imagenet.get_config()
   c.config_name = 'default'
   c.dataset = 'fashion_mnist'
-  c.eval_split = 'test'
+  c.minival_examples = 5_000
+  c.test_split = 'test'
   c.num_classes = 10
   c.resize_size = 0                # keep 28x28.
   c.image_size = 28
@@ -35,6 +36,6 @@ def get_config():
   c.warmup_epochs = 0.5
   c.num_epochs = 7.0
   c.log_every_steps = 100
-  c.eval_every_steps = 936         # every 2 epochs.
+  c.eval_every_steps = -1          # minival every epoch (eval_every_epochs).
   c.checkpoint_every_steps = 1000
   return c

@@ -9,7 +9,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.dataset = 'imagenet2012'       # a TFDS name, or 'folder:/path' (class sub-folders), or 'synthetic'.
   c.data_dir = ''                  # TFDS data_dir ('' = TFDS default, ~/tensorflow_datasets).
   c.train_split = 'train'
-  c.eval_split = 'validation'
+  c.minival_examples = 10_000      # held out from the end of train: periodic evaluation, the plateau rule, all tuning.
+  c.test_split = 'validation'      # ILSVRC2012's validation set serves as test: evaluated once, at the end.
   c.num_classes = 1000
   c.resize_size = 256              # Section 2: shorter side to 256, then the central 256x256 patch.
   c.image_size = 227               # training/eval crop; 224 with conv1_padding '1,2' keeps conv1 at 55x55.
@@ -29,11 +30,13 @@ def get_config() -> ml_collections.ConfigDict:
   c.conv1_stride = 4
   c.conv1_padding = 'VALID'        # 'VALID', 'SAME' or 'lo,hi' pixels.
   c.fc_features = (4096, 4096)
+  c.activation = 'relu'            # 'relu' (Section 3.1) or 'tanh' (the saturating unit of Figure 1).
   c.lrn = 'paper'                  # 'paper' (k=2, n=5, alpha=1e-4, beta=0.75), 'caffe', 'none', 'batchnorm'.
   c.pool = 'overlapping'           # 'overlapping' (3/2, Section 3.4) or 'non_overlapping' (2/2).
   c.pool_padding = 'VALID'
   c.dropout_rate = 0.5             # Section 4.2, before FC7 and FC8.
   c.init = 'paper'                 # 'paper' (N(0, 0.01), some biases 1), 'caffe' (biases 0.1), 'he'.
+  c.positive_bias = -1.0           # init of the biases of conv2, conv4, conv5, fc6, fc7; < 0: the init's own (1, 0.1, 0).
   c.dtype = 'float32'              # compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
   c.cpu_conv_library = 'xla'       # on CPU, XLA's own convolutions ('xla', 2-5x faster here) or 'ynnpack' (its default).
   # Execution.
@@ -57,7 +60,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Loop.
   c.seed = 0
   c.log_every_steps = 50
-  c.eval_every_steps = -1          # -1: once per epoch.
+  c.eval_every_steps = -1          # minival evaluations every this many steps; -1: every eval_every_epochs.
+  c.eval_every_epochs = 1.0
   c.num_eval_batches = -1          # -1: the whole eval split.
   c.checkpoint_every_steps = 1000
   c.max_checkpoints = 3

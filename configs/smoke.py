@@ -6,7 +6,8 @@ def get_config():
   c = default.get_config()
   c.config_name = 'smoke'
   c.dataset = 'synthetic'          # class templates + noise, made in memory: learnable, no download.
-  c.eval_split = 'test'
+  c.minival_examples = 256
+  c.test_split = 'test'
   c.num_classes = 4
   c.image_size = 16
   c.pad_crop = 1

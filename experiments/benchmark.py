@@ -51,11 +51,39 @@ def time_steps(step_fn, steps: int, reps: int, sync) -> list[float]:
 
 # ------------------------------------------------------------------------------------------------------------- JAX
 
-def jax_rows(args, wanted):
+def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
+  """Seconds per training step (forward, backward, update; augmentation included) for `config` on a synthetic
+  batch of `config.batch_size` uint8 images of `image_shape`, one value per repetition."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from alexnet import optim, summary, train  # pylint: disable=g-import-not-at-top
+  from alexnet import optim, train  # pylint: disable=g-import-not-at-top
+  network = train.build_network(config)
+  tx = optim.make_optimizer(config, steps_per_epoch=1000)
+  state = jax.jit(functools.partial(train.create_train_state, config, network, tx, tuple(image_shape)))()
+  state_sharding = network.shardings(state)
+  if state_sharding is not None:
+    state = jax.device_put(state, state_sharding)
+  step, _ = train.jit_steps(config, network, tx, state_sharding)
+  rng = np.random.default_rng(0)
+  stored = tuple(image_shape)  # stored at the crop size: crops (or pad-and-crops) of the whole image.
+  host_batch = {'image': rng.integers(0, 256, (config.batch_size, *stored), dtype=np.uint8),
+                'label': rng.integers(0, config.num_classes, config.batch_size).astype(np.int32)}
+  batch = train._put(host_batch, network.batch_sharding())  # pylint: disable=protected-access
+  channels = image_shape[-1]
+  stats = {'mean_image': jnp.zeros(stored), 'channel_mean': jnp.zeros(channels), 'eigvals': jnp.ones(channels),
+           'eigvecs': jnp.eye(channels)}
+  holder = {'state': state}
+
+  def run():
+    holder['state'], metrics = step(holder['state'], batch, stats)
+    return metrics['loss']
+
+  return time_steps(run, steps, reps, jax.block_until_ready)
+
+
+def jax_rows(args, wanted):
+  from alexnet import summary  # pylint: disable=g-import-not-at-top
   from configs import imagenet, imagenet_fused  # pylint: disable=g-import-not-at-top
 
   variants = {
@@ -75,29 +103,8 @@ def jax_rows(args, wanted):
     if args.cpu_conv_library:
       config.cpu_conv_library = args.cpu_conv_library
     macs = sum(r['macs'] for r in summary.layer_rows(config))
-    network = train.build_network(config)
-    tx = optim.make_optimizer(config, steps_per_epoch=1000)
-    image_shape = (args.image_size, args.image_size, 3)
-    state = jax.jit(functools.partial(train.create_train_state, config, network, tx, image_shape))()
-    state_sharding = network.shardings(state)
-    if state_sharding is not None:
-      state = jax.device_put(state, state_sharding)
-    step, _ = train.jit_steps(config, network, tx, state_sharding)
-    rng = np.random.default_rng(0)
-    host_batch = {'image': rng.integers(0, 256, (args.batch, *image_shape), dtype=np.uint8),
-                  'label': rng.integers(0, args.num_classes, args.batch).astype(np.int32)}
-    batch = train._put(host_batch, network.batch_sharding())  # pylint: disable=protected-access
-    stats = {k: jnp.zeros(()) for k in ('mean_image', 'channel_mean')} | {'eigvals': jnp.ones(3),
-                                                                           'eigvecs': jnp.eye(3)}
-    holder = {'state': state}
-
-    def run():
-      holder['state'], metrics = step(holder['state'], batch, stats)
-      return metrics['loss']
-
-    times = time_steps(run, args.steps, args.reps, jax.block_until_ready)
+    times = time_train_step(config, (args.image_size, args.image_size, 3), args.steps, args.reps)
     rows.append(dict(name=name, framework='jax', macs_per_image=macs, times=times))
-    del holder, state
   return rows
 
 

@@ -4,6 +4,9 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -13,6 +16,7 @@ def run(*args, timeout=600):
   return result.stdout
 
 
+@pytest.mark.slow
 def test_benchmark_writes_the_promised_json(tmp_path):
   path = tmp_path / 'bench.json'
   out = run('experiments.benchmark', '--batch=4', '--image_size=67', '--num_classes=10', '--steps=1', '--reps=2',
@@ -28,11 +32,13 @@ def test_benchmark_writes_the_promised_json(tmp_path):
   assert 'jax_fused' in out and 'GEMM peak' in out
 
 
+@pytest.mark.slow
 def test_summary_cli_prints_the_paper_totals():
   assert run('alexnet.summary', '--config=configs/imagenet.py').rstrip().endswith('Total params: 60,965,224')
   assert run('alexnet.summary', '--config=configs/imagenet_fused.py').rstrip().endswith('Total params: 62,378,344')
 
 
+@pytest.mark.slow
 def test_plot_run_draws_curves_and_conv1_kernels_per_tower(tmp_path):
   workdir = tmp_path / 'run'
   run('alexnet.main', '--config=configs/smoke.py', f'--workdir={workdir}', '--config.num_train_steps=8',
@@ -40,3 +46,49 @@ def test_plot_run_draws_curves_and_conv1_kernels_per_tower(tmp_path):
   run('experiments.plot_run', f'--workdir={workdir}')
   png = workdir / 'run.png'
   assert png.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n' and png.stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_compare_writes_the_split_vs_fused_report(tmp_path):
+  run('experiments.compare', f'--workdir={tmp_path}', '--base=configs/smoke.py', '--jobs=2', '--seeds=1',
+      '--timing_steps=2', '--timing_reps=1')
+  report = (tmp_path / 'report.md').read_text()
+  # Structure of the smoke nets, from alexnet.summary: parameters, MACs, bytes exchanged per image.
+  assert '| two towers | 2 | 8,140 | 220,288 | 1,408 |' in report
+  assert '| fused | 1 | 11,468 | 350,336 | 0 |' in report
+  assert '| half-width one tower | 1 | 4,908 | 106,624 | 0 |' in report
+  for net in ('two towers, (data=1, tower=2) mesh', 'two towers, one device', 'fused', 'half-width one tower'):
+    assert f'| {net} | ' in report, net
+  assert 'GEMM peak' in report and '| two towers | 1 |' in report and 'Δ test top-1 vs two towers' in report
+  assert 'Colour specificity is undefined here' in report  # synthetic data is grey
+  for png in ('minival_curves.png', 'train_curves.png', 'test_error.png', 'figure3_base,seed=0.png'):
+    assert (tmp_path / png).read_bytes()[:4] == b'\x89PNG', png
+
+
+def colour_folder(root, classes=3, per_class=12, size=16):
+  """Images whose class is a colour: the kernels have colour to specialise in."""
+  from PIL import Image  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(0)
+  for split in ('train', 'test'):
+    for c in range(classes):
+      os.makedirs(root / split / f'class{c}')
+      for i in range(per_class):
+        image = rng.integers(0, 60, (size, size, 3))
+        image[..., c] += 150
+        Image.fromarray(image.astype(np.uint8)).save(root / split / f'class{c}' / f'{i}.png')
+  return root
+
+
+@pytest.mark.slow
+def test_kernels_cli_gives_a_colour_specificity_per_tower_on_colour_data(tmp_path):
+  data = colour_folder(tmp_path / 'data')
+  workdir = tmp_path / 'run'
+  run('alexnet.main', '--config=configs/smoke.py', f'--workdir={workdir}', f'--config.dataset=folder:{data}',
+      '--config.resize_size=16', '--config.num_classes=3', '--config.minival_examples=6', '--config.batch_size=10',
+      '--config.num_train_steps=6', '--config.eval_every_steps=3')
+  out = run('experiments.kernels', f'--workdir={workdir}')
+  line = out.strip().splitlines()[-1]
+  assert line.startswith('colour specificity per tower: tower 0: ') and 'tower 1: ' in line
+  values = [float(v.split(': ')[-1]) for v in line.split(', ')]
+  assert len(values) == 2 and all(0.0 < v < 1.5 for v in values)
+  assert (workdir / 'kernels.png').read_bytes()[:4] == b'\x89PNG'

@@ -126,10 +126,11 @@ def test_lrn_matches_the_paper_and_caffe_formulas():
   np.testing.assert_allclose(out, caffe, rtol=1e-6)
 
 
-@pytest.mark.parametrize('scheme, positive_bias', [('paper', 1.0), ('caffe', 0.1)])
-def test_init_statistics(scheme, positive_bias):
+@pytest.mark.parametrize('scheme, override, positive_bias', [('paper', -1.0, 1.0), ('caffe', -1.0, 0.1),
+                                                             ('paper', 0.1, 0.1)])
+def test_init_statistics(scheme, override, positive_bias):
   config = imagenet_config.get_config()
-  config.init = scheme
+  config.init, config.positive_bias = scheme, override
   variables = network(config).init(jax.random.key(0), (227, 227, 3))
   towers, head = variables['params']['towers'], variables['params']['head']
   for layer in ('conv2', 'conv3', 'fc6', 'fc7'):
@@ -150,6 +151,9 @@ def test_he_init_scales_with_fan_in():
   kernel = towers['conv3']['kernel']  # fan_in = 3 * 3 * 256
   assert abs(float(jnp.std(kernel)) - math.sqrt(2 / (3 * 3 * 256))) < 2e-3
   assert np.all(np.asarray(towers['conv2']['bias']) == 0.0)
+  config.positive_bias = 1.0  # the paper's biases on He-scaled weights (the init ablation).
+  towers = network(config).init(jax.random.key(0), (227, 227, 3))['params']['towers']
+  assert np.all(np.asarray(towers['fc7']['bias']) == 1.0) and np.all(np.asarray(towers['conv3']['bias']) == 0.0)
 
 
 def test_bad_widths_and_meshes_raise_clear_errors():

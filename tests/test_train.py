@@ -10,6 +10,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from alexnet import input_pipeline as ip
 from alexnet import optim
 from alexnet import train
 from configs import imagenet as imagenet_config
@@ -75,15 +76,67 @@ def test_plateau_schedule_follows_a_scripted_error_sequence():
   np.testing.assert_allclose(rates, expected, rtol=1e-5)
 
 
+def test_minival_is_held_out_of_training():
+  """The last examples form minival; two epochs of training batches read every other example and none of them."""
+  images = np.arange(100, dtype=np.uint8)[:, None, None, None]  # each image holds its own index
+  split = ip._array_split('toy:train', images, np.zeros(100, np.int32))  # pylint: disable=protected-access
+  train_split, minival = ip.hold_out_minival(split, 20)
+  assert (train_split.num_examples, minival.num_examples) == (80, 20)
+  assert minival.name == 'toy:train[80:100]'
+  read = set()
+  for step in range(2 * 80 // 8):
+    idx = ip.train_indices(seed=0, step=step, batch_size=8, num_examples=train_split.num_examples)
+    read |= set(train_split.read(idx)[0].ravel().tolist())
+  evaluated = set()
+  for batch in ip.eval_batches(minival, batch_size=8):
+    evaluated |= set(batch['image'].ravel()[batch['mask']].tolist())
+  assert read == set(range(80)) and evaluated == set(range(80, 100))
+  assert ip.hold_out_minival(split, 0) == (split, None)
+
+
+def test_the_test_split_is_evaluated_once_and_the_plateau_reads_minival(tmp_path, monkeypatch):
+  calls = []
+
+  def scripted_evaluate(state, split, stats, p_eval_step, config, batch_sharding):
+    del stats, p_eval_step, config, batch_sharding
+    calls.append((split.name, int(state.step)))
+    # minival never improves after its first value: the rate drops after every `plateau_patience` evaluations;
+    # the test split's error is worse still, and must not reach the plateau rule.
+    return {'loss': 1.0, 'top1_error': 0.5 if split.name.endswith('[768:1024]') else 0.9, 'top5_error': 0.1}
+
+  monkeypatch.setattr(train, 'evaluate', scripted_evaluate)
+  config = smoke_config.get_config()
+  config.num_train_steps, config.eval_every_steps, config.checkpoint_every_steps = 60, 10, 60
+  config.plateau_patience = 2
+  summary = train.train_and_evaluate(config, str(tmp_path))
+  assert calls == [('synthetic:train[768:1024]', s) for s in (10, 20, 30, 40, 50, 60)] + [('synthetic:test', 60)]
+  rates = [h['learning_rate'] for h in summary['minival_history']]
+  np.testing.assert_allclose(rates, [1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4], rtol=1e-5)
+  assert summary['top1_error'] == 0.9 and summary['minival_top1_error'] == 0.5
+
+
+def test_the_plateau_rule_needs_a_minival(tmp_path):
+  config = smoke_config.get_config()
+  config.minival_examples = 0
+  with pytest.raises(ValueError, match='minival_examples > 0'):
+    train.train_and_evaluate(config, str(tmp_path))
+
+
+@pytest.mark.slow
 def test_main_cli_smoke_end_to_end(tmp_path):
   workdir = tmp_path / 'smoke'
   result = subprocess.run([sys.executable, '-m', 'alexnet.main', '--config=configs/smoke.py', f'--workdir={workdir}'],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
   summary = json.loads((workdir / 'summary.json').read_text())
-  assert {'top1_error', 'top5_error', 'step', 'epoch', 'train_images_per_sec', 'config_name'} <= set(summary)
-  assert summary['config_name'] == 'smoke' and summary['step'] == 128 and summary['epoch'] == 4.0
-  history = summary['eval_history']
+  assert {'top1_error', 'top5_error', 'step', 'epoch', 'train_images_per_sec', 'config_name', 'minival_top1_error',
+          'minival_top5_error', 'minival_history'} <= set(summary)
+  # 1024 synthetic training examples less 256 held out as minival: 24 steps of 32 an epoch.
+  assert summary['config_name'] == 'smoke' and summary['step'] == 96 and summary['epoch'] == 4.0
+  assert summary['minival_examples'] == 256 and summary['test_split'] == 'test'
+  history = summary['minival_history']
+  assert [h['step'] for h in history] == [20, 40, 60, 80, 96]
+  assert history[-1]['top1_error'] == summary['minival_top1_error']
   assert history[-1]['loss'] < np.log(4) - 0.3      # below chance-level cross-entropy for 4 classes
   assert summary['top1_error'] < 0.5                # chance is 0.75
   assert history[-1]['loss'] < history[0]['loss']
@@ -93,7 +146,7 @@ def test_main_cli_smoke_end_to_end(tmp_path):
 
 def latest_checkpoint(workdir):
   manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
-  return manager.latest_step(), manager.restore(manager.latest_step())
+  return manager.latest_step(), train.restore_state(str(workdir))[0]
 
 
 def test_resume_equals_a_straight_run(tmp_path):
@@ -114,9 +167,10 @@ def test_resume_equals_a_straight_run(tmp_path):
   assert len(leaves_a) == len(leaves_b) > 10
   for a, b in zip(leaves_a, leaves_b):
     np.testing.assert_array_equal(a, b)
-  for key in ('top1_error', 'top5_error', 'eval_loss', 'step'):
+  for key in ('top1_error', 'top5_error', 'test_loss', 'minival_top1_error', 'minival_top5_error', 'step'):
     assert resumed[key] == straight[key], key
-  assert resumed['eval_history'] == straight['eval_history'][1:]
+  assert resumed['minival_history'] == straight['minival_history']  # the history survives the restart.
+  assert [h['step'] for h in resumed['minival_history']] == [12, 24]
 
 
 def test_cpu_conv_library_sets_the_compiler_option():

@@ -1,0 +1,62 @@
+"""Reading what a run (`python -m alexnet.main --workdir=RUN`) left behind: summary, TensorBoard scalars, weights."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+
+def summary(workdir: str) -> dict | None:
+  path = os.path.join(workdir, 'summary.json')
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def config(workdir: str) -> dict:
+  with open(os.path.join(workdir, 'config.json')) as f:
+    return json.load(f)
+
+
+def scalars(workdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """{tag: (steps, values)} from the run's TensorBoard events (every segment of a resumed run)."""
+  from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
+  from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
+  events = event_accumulator.EventAccumulator(workdir, size_guidance={event_accumulator.TENSORS: 0})
+  events.Reload()
+  out = {}
+  for tag in events.Tags()['tensors']:
+    points = events.Tensors(tag)
+    values = [tensor_util.make_ndarray(p.tensor_proto) for p in points]
+    if all(v.size == 1 and v.dtype.kind == 'f' for v in values):  # skip hparams and other non-scalar summaries
+      out[tag] = (np.array([p.step for p in points]), np.array([float(v) for v in values]))
+  return out
+
+
+def minival_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
+  """(steps, minival top-1 error) from summary.json, which covers every segment of a resumed run."""
+  history = summary(workdir)['minival_history']
+  return np.array([h['step'] for h in history]), np.array([h['top1_error'] for h in history])
+
+
+def train_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
+  """(steps, training top-1 error averaged over each logging window) from the TensorBoard events."""
+  return scalars(workdir).get('train/top1_error', (np.zeros(0, int), np.zeros(0)))
+
+
+def params(workdir: str) -> dict:
+  """The latest checkpoint's parameters as NumPy arrays, whatever devices they were saved from."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')),
+                                  item_handlers={'state': ocp.PyTreeCheckpointHandler(),
+                                                 'meta': ocp.JsonCheckpointHandler()})
+  step = manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'no checkpoint under {workdir}/checkpoints')
+  tree = manager.item_metadata(step)['state'].tree
+  restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
+  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(restore_args=restore_args)))
+  return restored.state['params']

@@ -1,0 +1,12 @@
+"""Two points on the smoke config (tiny net, synthetic data): the sweep runner's own test, in seconds."""
+BASE = 'configs/smoke.py'
+TITLE = 'Smoke: LRN against none'
+REFERENCE = 'lrn=paper'
+TRAIN_ERROR_TARGET = 0.5
+SHORT = {'num_train_steps': 40, 'eval_every_steps': 20, 'log_every_steps': 10}
+
+
+def get_hyper(h, base):
+  del base
+  return h.product([h.zipit([h.sweep('label', ['lrn=paper', 'lrn=none']), h.sweep('config.lrn', ['paper', 'none'])]),
+                    h.fixed('config.seed', 0)])

@@ -1,0 +1,165 @@
+"""The sweep vocabulary, planning, tables, and the runner end to end (skip, resume, failure); colour specificity."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from experiments import hyper
+from experiments import kernels
+from experiments import sweep
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWEEPS = os.path.join(REPO, 'experiments', 'sweeps')
+
+
+def test_hyper_product_zipit_chain():
+  grid = hyper.product([hyper.sweep('config.a', [1, 2]), hyper.sweep('config.b', ['x', 'y'])])
+  assert grid == [{'config.a': 1, 'config.b': 'x'}, {'config.a': 1, 'config.b': 'y'},
+                  {'config.a': 2, 'config.b': 'x'}, {'config.a': 2, 'config.b': 'y'}]
+  pairs = hyper.zipit([hyper.sweep('label', ['p', 'q']), hyper.sweep('config.a', [1, 2])])
+  assert pairs == [{'label': 'p', 'config.a': 1}, {'label': 'q', 'config.a': 2}]
+  assert hyper.chain([pairs[:1], hyper.fixed('config.c', 3)]) == [{'label': 'p', 'config.a': 1}, {'config.c': 3}]
+  with pytest.raises(ValueError, match='one length'):
+    hyper.zipit([hyper.sweep('config.a', [1]), hyper.sweep('config.b', [1, 2])])
+  with pytest.raises(ValueError, match='twice'):
+    hyper.product([hyper.sweep('config.a', [1]), hyper.sweep('config.a', [2])])
+  with pytest.raises(ValueError, match="'config.<field>'"):
+    hyper.sweep('lrn', ['none'])
+
+
+def plan_of(name, runs_dir='/runs', base=''):
+  module = sweep.load_module(os.path.join(SWEEPS, f'{name}.py'))
+  return sweep.plan(module, sweep.load_config(os.path.join(REPO, base or module.BASE)), 'short', runs_dir)
+
+
+def test_plans_name_runs_by_what_differs_from_the_base():
+  towers = plan_of('towers')
+  assert [r.slug for r in towers[:3]] == ['base,seed=0', 'base,seed=1', 'base,seed=2']
+  half = [r for r in towers if r.point == 'half-width one tower']
+  # Footnote 2 applied to the default net (32, 64, 96, 96, 64): conv1-conv4 halved, conv5 and the FC layers kept.
+  assert half[0].config.conv_features == (16, 32, 48, 48, 64) and half[0].config.fc_features == (512, 512)
+  assert half[0].slug == 'conv_features=16-32-48-48-64,num_towers=1,parallelism=single,seed=0'
+  assert [r.seed for r in towers] == [0, 1, 2] * 3
+  # Every run carries the short schedule; the base point of two sweeps is one run.
+  assert all(r.config.num_epochs == 1.0 and r.config.eval_every_epochs == 0.25 for r in towers)
+  lrn = plan_of('lrn')
+  assert lrn[0].workdir == towers[0].workdir == '/runs/base,seed=0'
+  assert [r.point for r in lrn[::3]] == ['lrn=paper', 'lrn=caffe', 'lrn=none', 'lrn=batchnorm']
+  # The same file on the paper's config halves the paper's widths: conv 48-128-192-192-256 (footnote 2).
+  imagenet_half = [r for r in plan_of('towers', base='configs/imagenet.py') if r.point == 'half-width one tower']
+  assert imagenet_half[0].config.conv_features == (48, 128, 192, 192, 256)
+  # The init sweep's base point is the base run (He init's own biases are 0), not a copy of it.
+  assert plan_of('init')[0].slug == 'base,seed=0'
+
+
+def test_flag_values_read_back_by_config_flags():
+  assert sweep._flag_value((16, 32)) == '(16,32)' and sweep._flag_value((7,)) == '(7,)'
+  assert sweep._flag_value(0.1) == '0.1' and sweep._flag_value(False) == 'False'
+  assert sweep.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
+
+
+def test_markdown_gives_mean_std_n_and_the_difference_with_its_standard_error():
+  rows = [{'point': p, 'run': f'{p}{i}', 'minival_top1_error': e, 'test_top1_error': e, 'test_top5_error': e / 10,
+           'images_per_sec': 100.0, 'wall_seconds': 60.0}
+          for p, errors in (('ref', [0.10, 0.12, 0.14]), ('other', [0.20, 0.20, 0.23])) for i, e in enumerate(errors)]
+  table = sweep.markdown(rows, 'ref', 'T')
+  ref_line = next(l for l in table.splitlines() if l.startswith('| ref '))
+  other_line = next(l for l in table.splitlines() if l.startswith('| other '))
+  assert '| 3 | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - |' in ref_line
+  # other: mean 21, std sqrt(3) = 1.73; difference 9 points, standard error sqrt(4/3 + 3/3) = 1.53.
+  assert '| 21.00 ± 1.73 |' in other_line and '| +9.00 ± 1.53 |' in other_line
+
+
+def test_steps_to_a_training_error():
+  steps, errors = np.array([20, 40, 60, 80]), np.array([0.6, 0.3, 0.25, 0.2])
+  assert sweep.steps_to(0.25, steps, errors) == 60 and sweep.steps_to(0.1, steps, errors) is None
+
+
+def test_colour_specificity_is_zero_for_grey_and_one_for_single_channel_kernels():
+  rng = np.random.default_rng(0)
+  grey = np.repeat(rng.normal(size=(11, 11, 1, 8)), 3, axis=2)
+  np.testing.assert_allclose(kernels.colour_specificity(grey), 0.0, atol=1e-12)
+  single = np.zeros((11, 11, 3, 8))
+  single[:, :, 1] = rng.normal(size=(11, 11, 8))
+  np.testing.assert_allclose(kernels.colour_specificity(single), 1.0)
+  mixed = rng.normal(size=(11, 11, 3, 64))  # independent channels: 2/3 of the energy off the mean, scaled by 3/2.
+  assert 0.9 < kernels.colour_specificity(mixed).mean() < 1.05
+  towers = np.stack([grey, single])
+  np.testing.assert_allclose(kernels.tower_specificity(towers), [0.0, 1.0], atol=1e-12)
+  assert kernels.tower_specificity(towers[:, :, :, :1]) is None  # grey input: undefined.
+
+
+# --------------------------------------------------------------------------------------------- end to end (slow)
+
+def run_sweep(*args, timeout=600):
+  return subprocess.run([sys.executable, '-m', 'experiments.sweep', *args], cwd=REPO, capture_output=True, text=True,
+                        timeout=timeout)
+
+
+@pytest.mark.slow
+def test_smoke_sweep_writes_tables_and_plots_and_a_rerun_skips(tmp_path):
+  result = run_sweep('--sweep=experiments/sweeps/smoke.py', f'--workdir={tmp_path}', '--jobs=2')
+  assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+  assert '2 to run' in result.stdout and '[2 done | 0 running | 0 left]' in result.stdout
+  with open(tmp_path / 'results.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert [r['point'] for r in rows] == ['lrn=paper', 'lrn=none'] and [r['lrn'] for r in rows] == ['paper', 'none']
+  for r in rows:
+    assert float(r['test_top1_error']) < 0.75 and float(r['minival_top1_error']) < 0.75  # chance is 0.75
+    assert int(r['steps']) == 40
+  table = (tmp_path / 'results.md').read_text()
+  assert '| lrn=paper | 1 |' in table and '| lrn=none | 1 |' in table and 'Δ test top-1 vs lrn=paper' in table
+  for png in ('test_error.png', 'minival_curves.png', 'train_curves.png'):
+    assert (tmp_path / png).read_bytes()[:4] == b'\x89PNG', png
+  summaries = {p: p.stat().st_mtime for p in tmp_path.glob('*/summary.json')}
+  assert len(summaries) == 2
+
+  again = run_sweep('--sweep=experiments/sweeps/smoke.py', f'--workdir={tmp_path}', '--jobs=2')
+  assert again.returncode == 0 and '2 finished before, 0 to run' in again.stdout
+  assert {p: p.stat().st_mtime for p in tmp_path.glob('*/summary.json')} == summaries
+
+
+def write_sweep(path, lrns, steps):
+  path.write_text(f"""
+BASE = 'configs/smoke.py'
+SHORT = {{'num_train_steps': {steps}, 'checkpoint_every_steps': 10, 'eval_every_steps': 50, 'log_every_steps': 10}}
+
+
+def get_hyper(h, base):
+  return h.sweep('config.lrn', {lrns!r})
+""")
+  return str(path)
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_and_a_failing_point_is_reported(tmp_path):
+  long_sweep = write_sweep(tmp_path / 'long.py', ['paper'], steps=400)
+  workdir = tmp_path / 'out'
+  proc = subprocess.Popen([sys.executable, '-m', 'experiments.sweep', f'--sweep={long_sweep}', f'--workdir={workdir}'],
+                          cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+  checkpoints = workdir / 'base,seed=0' / 'checkpoints'
+  deadline = time.time() + 300
+  while time.time() < deadline and not any(c.name.isdigit() for c in checkpoints.glob('*')):
+    assert proc.poll() is None, 'the sweep ended before its first checkpoint'
+    time.sleep(0.1)
+  os.killpg(proc.pid, signal.SIGKILL)  # the runner and its run, mid-training.
+  proc.wait()
+  assert not (workdir / 'base,seed=0' / 'summary.json').exists()
+
+  # Rerun with one more point that fails: the killed run resumes, the failure is reported, the sweep exits 1.
+  mixed = write_sweep(tmp_path / 'long.py', ['paper', 'bogus'], steps=400)
+  result = run_sweep(f'--sweep={mixed}', f'--workdir={workdir}')
+  assert result.returncode == 1, result.stdout[-3000:]
+  log = (workdir / 'base,seed=0' / 'log.txt').read_text()
+  assert 'Resumed from' in log
+  summary = json.loads((workdir / 'base,seed=0' / 'summary.json').read_text())
+  assert summary['step'] == 400
+  assert 'FAILED lrn=bogus,seed=0' in result.stdout and "lrn must be one of" in result.stdout
+  assert '1 runs failed: lrn=bogus,seed=0' in result.stdout
+  assert '1 of 2 runs finished' in result.stdout
