@@ -13,7 +13,7 @@ empty :=
 space := $(empty) $(empty)
 ABLATION_FILES := $(subst $(space),$(comma),$(foreach s,$(ABLATIONS),experiments/sweeps/$(s).py))
 
-.PHONY: train test test-all data summary benchmark ablations compare clean
+.PHONY: train test test-all data summary benchmark ablations compare publish clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ ablations: data
 # Split vs fused: runs/compare/report.md (reuses the towers runs of `make ablations` when they exist).
 compare: data
 	$(PY) -m experiments.compare --workdir=runs/compare --runs_dir=runs/ablations/runs --jobs=$(JOBS) $(ARGS)
+
+# Copies the tables and plots of `make ablations` and `make compare` into docs/ (runs/ is not committed).
+publish:
+	for s in $(ABLATIONS); do mkdir -p docs/ablations/$$s && cp runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; done
+	mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/
 
 summary: $(VENV)/.installed
 	$(PY) -m alexnet.summary --config=configs/imagenet.py

@@ -72,7 +72,8 @@ def write_report(workdir: str, runs: list, timing_rows: list[dict], peak: float,
   lines = [f'# Split vs fused: {first[labels[0]].config.config_name} config', '',
            f'Made by `{command}` on {time.strftime("%Y-%m-%d")}; {cpu}.', '',
            '## Structure (per image, forward pass)', '',
-           '| net | towers | parameters | multiply-accumulates | bytes exchanged between towers |', '|---|---|---|---|---|']
+           '| net | towers | parameters | multiply-accumulates | bytes exchanged between towers |',
+           '|---|---|---|---|---|']
   for p in labels:
     s = structure(first[p].config)
     lines.append(f"| {p} | {first[p].config.num_towers} | {s['params']:,} | {s['macs']:,} | {s['exchange_bytes']:,} |")

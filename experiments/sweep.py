@@ -430,7 +430,8 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
 def define_flags():
   """The CLI's flags; only when this module is the program (compare.py imports it and has its own)."""
   flags.DEFINE_string('sweep', None, 'A sweep file, experiments/sweeps/<name>.py, or several, comma-separated.')
-  flags.DEFINE_string('workdir', None, 'Where results.csv, results.md and the plots go (and the runs, unless --runs_dir).')
+  flags.DEFINE_string('workdir', None, 'Where results.csv, results.md and the plots go (and the runs, unless '
+                      '--runs_dir).')
   flags.DEFINE_string('base', '', "Base config file; default: the sweep file's BASE.")
   flags.DEFINE_enum('schedule', 'short', ['short', 'full'], "'short': the sweep's SHORT overrides; 'full': the base's.")
   flags.DEFINE_string('runs_dir', '', 'Where the runs go (default: --workdir, or DIR/runs for several sweeps); sweeps '

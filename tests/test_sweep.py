@@ -33,9 +33,9 @@ def test_hyper_product_zipit_chain():
     hyper.sweep('lrn', ['none'])
 
 
-def plan_of(name, runs_dir='/runs', base=''):
+def plan_of(name, runs_dir='/runs', base='', schedule='short'):
   module = sweep.load_module(os.path.join(SWEEPS, f'{name}.py'))
-  return sweep.plan(module, sweep.load_config(os.path.join(REPO, base or module.BASE)), 'short', runs_dir)
+  return sweep.plan(module, sweep.load_config(os.path.join(REPO, base or module.BASE)), schedule, runs_dir)
 
 
 def test_plans_name_runs_by_what_differs_from_the_base():
@@ -54,6 +54,10 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   # The same file on the paper's config halves the paper's widths: conv 48-128-192-192-256 (footnote 2).
   imagenet_half = [r for r in plan_of('towers', base='configs/imagenet.py') if r.point == 'half-width one tower']
   assert imagenet_half[0].config.conv_features == (48, 128, 192, 192, 256)
+  # --schedule=full: the base's own schedule (the paper's 90 epochs with the plateau rule), for GPU hosts.
+  full = plan_of('lrn', base='configs/imagenet.py', schedule='full')
+  assert {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full} == {(90.0, 'plateau', 1.0)}
+  assert [r.slug for r in full[:4:3]] == ['base,seed=0', 'lrn=caffe,seed=0']
   # The init sweep's base point is the base run (He init's own biases are 0), not a copy of it.
   assert plan_of('init')[0].slug == 'base,seed=0'
 
@@ -163,3 +167,26 @@ def test_a_killed_run_resumes_and_a_failing_point_is_reported(tmp_path):
   assert 'FAILED lrn=bogus,seed=0' in result.stdout and "lrn must be one of" in result.stdout
   assert '1 runs failed: lrn=bogus,seed=0' in result.stdout
   assert '1 of 2 runs finished' in result.stdout
+
+
+def test_a_workdir_from_another_config_is_refused(tmp_path):
+  run = plan_of('lrn', runs_dir=str(tmp_path))[3]  # lrn=caffe, seed 0
+  assert sweep.check_reusable(run) is None  # nothing there yet
+  os.makedirs(run.workdir)
+  other = run.config.copy_and_resolve_references()
+  other.learning_rate = 0.5
+  (tmp_path / run.slug / 'config.json').write_text(other.to_json_best_effort())
+  assert "fields ['learning_rate']" in sweep.check_reusable(run)
+  (tmp_path / run.slug / 'config.json').write_text(run.config.to_json_best_effort())
+  assert sweep.check_reusable(run) is None
+
+
+def test_jobs_split_the_gpus_else_the_cpu_cores(monkeypatch):
+  monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0,1,2,3')
+  assert sweep.slots(2) == [({'CUDA_VISIBLE_DEVICES': '0,1'}, None), ({'CUDA_VISIBLE_DEVICES': '2,3'}, None)]
+  with pytest.raises(ValueError, match='--jobs=5 but 4 GPUs'):
+    sweep.slots(5)
+  monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+  monkeypatch.setattr(sweep.shutil, 'which', lambda _: None)
+  monkeypatch.setattr(sweep.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
+  assert sweep.slots(2) == [({}, {0, 1}), ({}, {2, 3})]
