@@ -23,7 +23,11 @@ def main(argv):
   jax.config.update('jax_num_cpu_devices', max(config.mesh_data * config.mesh_tower, 1))
   from alexnet import train  # pylint: disable=g-import-not-at-top
   logging.info('JAX devices: %s', jax.devices())
-  train.train_and_evaluate(config, FLAGS.workdir)
+  try:
+    train.train_and_evaluate(config, FLAGS.workdir)
+  except train.NonFiniteError as e:
+    logging.error('%s', e)
+    raise SystemExit(f'error: {e}') from None
 
 
 if __name__ == '__main__':

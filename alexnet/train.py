@@ -87,15 +87,22 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   def loss_fn(params):
     logits, new_stats = network.apply(_variables(params, state.batch_stats), images, train=True, rng=dropout_rng)
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    if config.debug_nonfinite_step >= 0:  # a test hook: poisons one step's loss and gradients with NaN.
+      loss = loss * jnp.where(state.step == config.debug_nonfinite_step, jnp.nan, 1.0)
     return loss, (logits, new_stats)
 
   (loss, (logits, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
+  grad_norm = optax.tree.norm(grads)
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
   top1, top5 = _errors(logits, labels)
-  metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(),
-             'learning_rate': optim.current_learning_rate(state.opt_state)}
+  metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(), 'grad_norm': grad_norm,
+             'learning_rate': optim.current_learning_rate(state.opt_state), 'nonfinite': 1 - finite.astype(jnp.int32)}
   new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                             batch_stats=state.batch_stats if new_stats is None else new_stats, opt_state=opt_state)
+  if config.nonfinite == 'skip':  # a non-finite step changes nothing but the step count (the data moves on).
+    new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), new_state,
+                             state.replace(step=state.step + 1))
   return new_state, metrics
 
 
@@ -134,7 +141,16 @@ def apply_plateau(state: TrainState, validation_error: float, config: ml_collect
   return state.replace(plateau=plateau, opt_state=opt_state)
 
 
+NONFINITE_ACTIONS = ('stop', 'skip')
+
+
+class NonFiniteError(FloatingPointError):
+  """A training step's loss or gradient norm was not finite (config.nonfinite='stop')."""
+
+
 def _validate(config: ml_collections.ConfigDict, network: parallel.Network, train_split, minival_split) -> None:
+  if config.nonfinite not in NONFINITE_ACTIONS:
+    raise ValueError(f'nonfinite must be one of {NONFINITE_ACTIONS}, got {config.nonfinite!r}')
   shards = network.data_parallelism * jax.process_count()
   if config.batch_size % shards:
     raise ValueError(f'batch_size {config.batch_size} is not divisible by the data axis times processes ({shards})')
@@ -229,7 +245,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state, meta = restore_state(workdir, jax.tree.map(ocp.utils.to_shape_dtype_struct, state))
     logging.info('Resumed from %s at step %d', workdir, int(state.step))
   start_step = int(state.step)
-  history = list(meta['minival_history'])
+  history, skipped = list(meta['minival_history']), meta.get('skipped_steps', 0)
 
   with open(os.path.join(workdir, 'config.json'), 'w') as f:
     f.write(config.to_json_best_effort(indent=2))
@@ -254,6 +270,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
       state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
       train_sums.append(jax.block_until_ready(metrics))  # see evaluate().
       step += 1
+      if int(metrics['nonfinite']):
+        if config.nonfinite == 'stop':  # before any save: every checkpoint holds a finite state.
+          raise NonFiniteError(
+              f"non-finite loss ({float(metrics['loss'])}) or gradient norm ({float(metrics['grad_norm'])}) at step "
+              f'{step}; stopped. The last good checkpoint is step {checkpoints.latest_step()} in {workdir}/checkpoints '
+              '(nothing after it was saved). Lower the learning rate, or set --config.nonfinite=skip to skip such '
+              'steps.')
+        skipped += 1
+        logging.warning('non-finite loss or gradient norm at step %d: step skipped (%d so far)', step, skipped)
       if step % config.log_every_steps == 0 or step == total_steps:
         means = {k: float(np.mean([m[k] for m in jax.device_get(train_sums)])) for k in train_sums[0]}
         now = time.time()
@@ -279,13 +304,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                      minival_metrics['loss'], minival_metrics['top1_error'], minival_metrics['top5_error'], lr)
         window_start += time.time() - eval_start  # images/s counts training time only.
       if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        meta = {'minival_history': history, 'elapsed_seconds': elapsed()}
+        meta = {'minival_history': history, 'elapsed_seconds': elapsed(), 'skipped_steps': skipped}
         run_start = time.time()
         checkpoints.save(step, args=_checkpoint_args(state, meta))
   except KeyboardInterrupt:
     logging.warning('Interrupted at step %d; saving a checkpoint to resume from.', step)
-    checkpoints.save(step, args=_checkpoint_args(state, {'minival_history': history, 'elapsed_seconds': elapsed()}),
-                     force=True)
+    checkpoints.save(step, args=_checkpoint_args(state, {'minival_history': history, 'elapsed_seconds': elapsed(),
+                                                         'skipped_steps': skipped}), force=True)
     raise
   finally:
     checkpoints.wait_until_finished()
@@ -304,7 +329,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
              'minival_top1_error': minival_metrics.get('top1_error'),
              'minival_top5_error': minival_metrics.get('top5_error'), 'minival_loss': minival_metrics.get('loss'),
              'minival_examples': minival_split.num_examples if minival_split else 0,
-             'train_images_per_sec': images_per_sec, 'wall_seconds': elapsed(), 'minival_history': history}
+             'train_images_per_sec': images_per_sec, 'wall_seconds': elapsed(), 'skipped_steps': skipped,
+             'minival_history': history}
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)

@@ -183,3 +183,43 @@ def test_cpu_conv_library_sets_the_compiler_option():
   config.cpu_conv_library = 'onednn'
   with pytest.raises(ValueError, match='cpu_conv_library'):
     train.compiler_options(config)
+
+
+def test_a_nonfinite_step_stops_the_run_and_the_last_good_checkpoint_survives(tmp_path):
+  config = smoke_config.get_config()
+  config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 30, 10, 10
+  config.max_checkpoints = 1  # even with one kept, the bad state never displaces the good one.
+  config.debug_nonfinite_step = 24  # the 25th step
+  with pytest.raises(train.NonFiniteError, match=r'at step 25; stopped\. The last good checkpoint is step 20 '):
+    train.train_and_evaluate(config, str(tmp_path / 'stop'))
+  step, state = latest_checkpoint(tmp_path / 'stop')
+  assert step == 20 and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state))
+  assert not (tmp_path / 'stop' / 'summary.json').exists()
+
+  config.nonfinite = 'skip'
+  summary = train.train_and_evaluate(config, str(tmp_path / 'skip'))
+  assert summary['step'] == 30 and summary['skipped_steps'] == 1
+  _, state = latest_checkpoint(tmp_path / 'skip')
+  assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state))
+
+
+def test_skip_mode_changes_nothing_when_every_step_is_finite(tmp_path):
+  config = smoke_config.get_config()
+  config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 12, 12, 12
+  train.train_and_evaluate(config, str(tmp_path / 'stop'))
+  config.nonfinite = 'skip'
+  train.train_and_evaluate(config, str(tmp_path / 'skip'))
+  for a, b in zip(jax.tree.leaves(latest_checkpoint(tmp_path / 'stop')[1]),
+                  jax.tree.leaves(latest_checkpoint(tmp_path / 'skip')[1])):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
+  result = subprocess.run([sys.executable, '-m', 'alexnet.main', '--config=configs/smoke.py', f'--workdir={tmp_path}',
+                           '--config.num_train_steps=12', '--config.checkpoint_every_steps=5',
+                           '--config.debug_nonfinite_step=7'], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 1
+  last = result.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: non-finite loss (nan)') and 'last good checkpoint is step 5' in last
+  assert 'Traceback' not in result.stderr
