@@ -9,7 +9,7 @@ BASE = 'configs/default.py'
 TITLE = 'Initialisation: positive biases (Section 5)'
 PAPER = ('Paper: biases of 1 "accelerate the early stages of learning" (no number given); Caffe\'s authors saw the '
          'loss stay flat with 1 and use 0.1.')
-REFERENCE = 'biases 0 (base)'
+REFERENCE = 'biases 0.1'
 
 
 def get_hyper(h, base):
