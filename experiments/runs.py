@@ -15,11 +15,6 @@ def summary(workdir: str) -> dict | None:
     return json.load(f)
 
 
-def config(workdir: str) -> dict:
-  with open(os.path.join(workdir, 'config.json')) as f:
-    return json.load(f)
-
-
 def scalars(workdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{tag: (steps, values)} from the run's TensorBoard events (every segment of a resumed run)."""
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top

@@ -94,10 +94,14 @@ def _flag_value(value: Any) -> str:
   return repr(value) if isinstance(value, float) else str(value)
 
 
+def point_slug(diff: dict[str, Any]) -> str:
+  """The fields that differ from the base, as a folder name ('base' when none); long ones end in a hash."""
+  slug = re.sub(r'[^A-Za-z0-9=,._-]', '_', ','.join(f'{k}={_fmt(v)}' for k, v in sorted(diff.items())) or 'base')
+  return slug if len(slug) <= 110 else f'{slug[:90]}-{hashlib.md5(slug.encode()).hexdigest()[:8]}'
+
+
 def slugify(diff: dict[str, Any], seed: int) -> str:
-  parts = [f'{k}={_fmt(v)}' for k, v in sorted(diff.items())] or ['base']
-  slug = re.sub(r'[^A-Za-z0-9=,._-]', '_', ','.join(parts + [f'seed={seed}']))
-  return slug if len(slug) <= 120 else f'{slug[:100]}-{hashlib.md5(slug.encode()).hexdigest()[:8]}'
+  return f'{point_slug(diff)},seed={seed}'
 
 
 def _as_json(config: ml_collections.ConfigDict) -> dict:
@@ -126,7 +130,7 @@ def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, 
       setattr(config, field, tuple(value) if isinstance(value, list) else value)
     resolved = _as_json(config)
     diff = {k: getattr(config, k) for k in resolved if k != 'seed' and resolved[k] != reference_json[k]}
-    run = Run(label or slugify(diff, config.seed).rsplit(',seed=', 1)[0], config.seed, diff, overrides, config,
+    run = Run(label or point_slug(diff), config.seed, diff, overrides, config,
               os.path.join(runs_dir, slugify(diff, config.seed)))
     if run.slug in seen:
       raise ValueError(f'two points of the sweep resolve to the same run {run.slug}')
@@ -150,8 +154,8 @@ def check_reusable(run: Run) -> str | None:
     return None
   with open(path) as f:
     existing = json.load(f)
-  differing = sorted(k for k in set(existing) | set(_as_json(run.config))
-                     if existing.get(k) != _as_json(run.config).get(k))
+  wanted = _as_json(run.config)
+  differing = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
   if differing:
     return f'{run.workdir} holds a run of another config (fields {differing}); remove it or use another --runs_dir'
   return None
@@ -402,12 +406,12 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
   """Plans, runs and reports one sweep file, or several (comma-separated) in one queue with their results in
   DIR/<sweep name>/ and a run they share run once; returns (runs, failed runs)."""
   paths = [p for p in sweep_paths.split(',') if p]
+  runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
   sweeps = []
   for path in paths:
     module = load_module(path)
     config_path = base_path or module.BASE
     out = workdir if len(paths) == 1 else os.path.join(workdir, os.path.splitext(os.path.basename(path))[0])
-    runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
     sweeps.append((module, config_path, out, plan(module, load_config(config_path), schedule, runs_dir, seeds)))
   queue = {}
   for _, config_path, _, runs in sweeps:

@@ -66,6 +66,10 @@ def test_flag_values_read_back_by_config_flags():
   assert sweep._flag_value((16, 32)) == '(16,32)' and sweep._flag_value((7,)) == '(7,)'
   assert sweep._flag_value(0.1) == '0.1' and sweep._flag_value(False) == 'False'
   assert sweep.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
+  # A long slug ends in a hash of its point, so the seeds of one point still share it.
+  long = {f'field_{i}': 'x' * 10 for i in range(10)}
+  point = sweep.point_slug(long)
+  assert len(point) == 99 and sweep.slugify(long, 0) == f'{point},seed=0' and sweep.slugify(long, 1) == f'{point},seed=1'
 
 
 def test_markdown_gives_mean_std_n_and_the_difference_with_its_standard_error():
