@@ -36,7 +36,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.pool_padding = 'VALID'
   c.dropout_rate = 0.5             # Section 4.2, before FC7 and FC8.
   c.init = 'paper'                 # 'paper' (N(0, 0.01), some biases 1), 'caffe' (biases 0.1), 'he'.
-  c.positive_bias = -1.0           # init of the biases of conv2, conv4, conv5, fc6, fc7; < 0: the init's own (1, 0.1, 0).
+  c.positive_bias = -1.0           # initial bias of conv2, conv4, conv5, fc6, fc7; < 0: the init's own (1, 0.1, 0).
   c.dtype = 'float32'              # compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
   c.cpu_conv_library = 'xla'       # on CPU, XLA's own convolutions ('xla', 2-5x faster here) or 'ynnpack' (its default).
   # Execution.

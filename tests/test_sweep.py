@@ -56,7 +56,8 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   assert imagenet_half[0].config.conv_features == (48, 128, 192, 192, 256)
   # --schedule=full: the base's own schedule (the paper's 90 epochs with the plateau rule), for GPU hosts.
   full = plan_of('lrn', base='configs/imagenet.py', schedule='full')
-  assert {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full} == {(90.0, 'plateau', 1.0)}
+  schedules = {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full}
+  assert schedules == {(90.0, 'plateau', 1.0)}
   assert [r.slug for r in full[:4:3]] == ['base,seed=0', 'lrn=caffe,seed=0']
   # The init sweep's base point is the base run (He init's own biases are 0), not a copy of it.
   assert plan_of('init')[0].slug == 'base,seed=0'
@@ -69,7 +70,8 @@ def test_flag_values_read_back_by_config_flags():
   # A long slug ends in a hash of its point, so the seeds of one point still share it.
   long = {f'field_{i}': 'x' * 10 for i in range(10)}
   point = sweep.point_slug(long)
-  assert len(point) == 99 and sweep.slugify(long, 0) == f'{point},seed=0' and sweep.slugify(long, 1) == f'{point},seed=1'
+  assert len(point) == 99
+  assert sweep.slugify(long, 0) == f'{point},seed=0' and sweep.slugify(long, 1) == f'{point},seed=1'
 
 
 def test_markdown_gives_mean_std_n_and_the_difference_with_its_standard_error():
