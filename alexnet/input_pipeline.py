@@ -17,6 +17,7 @@ import queue
 import threading
 from typing import Any, Callable, Iterator
 
+from absl import logging
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -25,7 +26,11 @@ import numpy as np
 FOLDER_PREFIX = 'folder:'
 
 
-class DataNotFoundError(RuntimeError):
+class DataError(RuntimeError):
+  """The data cannot be read as the config says; the message (one line) says which and what to do."""
+
+
+class DataNotFoundError(DataError):
   """The dataset is not prepared locally; the message says how to get it."""
 
 
@@ -35,8 +40,8 @@ def _how_to_get(name: str, data_dir: str) -> str:
                       'DIR, then run',
       'fashion_mnist': 'Offline, `apt-get install dataset-fashion-mnist` provides the files; then run',
   }.get(name, 'When online, run')
-  return (f'Dataset {name!r} is not prepared under data_dir={data_dir or "~/tensorflow_datasets"}. {manual}:\n'
-          f'  python -m alexnet.prepare --dataset={name} --data_dir={data_dir or "~/tensorflow_datasets"}'
+  return (f'Dataset {name!r} is not prepared under data_dir={data_dir or "~/tensorflow_datasets"}. {manual}: '
+          f'python -m alexnet.prepare --dataset={name} --data_dir={data_dir or "~/tensorflow_datasets"}'
           + (' --manual_dir=DIR' if name == 'imagenet2012' else ''))
 
 
@@ -49,6 +54,7 @@ class Split:
   num_examples: int
   read: Callable[[Any], tuple[np.ndarray, np.ndarray]]
   image_shape: tuple
+  close: Callable[[], None] = lambda: None  # stops the split's reader threads.
 
 
 def resize_and_center_crop(image: np.ndarray, size: int) -> np.ndarray:
@@ -73,8 +79,8 @@ def _tfds_split(name: str, split: str, data_dir: str, resize_size: int, workers:
   except Exception as e:  # pylint: disable=broad-except
     if not tfds.builder(name, data_dir=data_dir or None).is_prepared():
       raise DataNotFoundError(_how_to_get(name, data_dir)) from None
-    raise DataNotFoundError(f'{name!r} is prepared but not in a random-access format ({e}). Prepare it again with:\n'
-                            f'  python -m alexnet.prepare --dataset={name} --data_dir={data_dir}') from e
+    raise DataNotFoundError(f'{name!r} is prepared but not in a random-access format ({e}). Prepare it again with: '
+                            f'python -m alexnet.prepare --dataset={name} --data_dir={data_dir}') from e
   pool = concurrent.futures.ThreadPoolExecutor(workers)
 
   def one(example):
@@ -91,11 +97,15 @@ def _tfds_split(name: str, split: str, data_dir: str, resize_size: int, workers:
     return np.stack(images).astype(np.uint8), np.asarray([e['label'] for e in examples], np.int32)
 
   first = read([0])[0]
-  return Split(f'{name}:{split}', len(source), read, first.shape[1:])
+  return Split(f'{name}:{split}', len(source), read, first.shape[1:], pool.shutdown)
 
 
-def _folder_split(root: str, split: str, resize_size: int, workers: int) -> Split:
-  """A folder of class sub-folders, `root/<split>/<class>/<image>` (or `root/<class>/...` for every split)."""
+def _folder_split(root: str, split: str, resize_size: int, workers: int, unreadable: str = 'error') -> Split:
+  """A folder of class sub-folders, `root/<split>/<class>/<image>` (or `root/<class>/...` for every split).
+
+  Every file's header is read when the split opens: a file PIL cannot open raises DataError naming it, or with
+  unreadable='skip' is left out and counted in a warning. A file that opens but fails to decode later raises
+  DataError naming it."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
   base = os.path.join(root, split) if os.path.isdir(os.path.join(root, split)) else root
   if not os.path.isdir(base):
@@ -107,14 +117,35 @@ def _folder_split(root: str, split: str, resize_size: int, workers: int) -> Spli
     raise DataNotFoundError(f'No images under {base!r} (expected {base}/<class>/<image>).')
   pool = concurrent.futures.ThreadPoolExecutor(workers)
 
+  def problem(path):
+    try:
+      with Image.open(path) as image:
+        image.size  # pylint: disable=pointless-statement
+      return None
+    except Exception as e:  # pylint: disable=broad-except
+      return f'{type(e).__name__}: {e}'
+
+  bad = [(f, p) for (f, _), p in zip(files, pool.map(problem, [f for f, _ in files])) if p is not None]
+  if bad and unreadable != 'skip':
+    pool.shutdown()
+    raise DataError(f'unreadable image {bad[0][0]} ({bad[0][1]})' + (f' and {len(bad) - 1} more' if len(bad) > 1
+                    else '') + '; fix or remove it, or set --config.unreadable_images=skip to leave such files out')
+  if bad:
+    logging.warning('%d unreadable image(s) left out of %s (first: %s: %s)', len(bad), base, *bad[0])
+    skip = {f for f, _ in bad}
+    files = [(f, label) for f, label in files if f not in skip]
+
   def one(i):
-    image = np.asarray(Image.open(files[i][0]).convert('RGB'))
+    try:
+      image = np.asarray(Image.open(files[i][0]).convert('RGB'))
+    except Exception as e:  # pylint: disable=broad-except
+      raise DataError(f'cannot decode image {files[i][0]} ({type(e).__name__}: {e})') from None
     return resize_and_center_crop(image, resize_size or 256)
 
   def read(indices):
     return (np.stack(list(pool.map(one, indices))), np.asarray([files[i][1] for i in indices], np.int32))
 
-  return Split(f'folder:{base}', len(files), read, read([0])[0].shape[1:])
+  return Split(f'folder:{base}', len(files), read, read([0])[0].shape[1:], pool.shutdown)
 
 
 def _array_split(name: str, images: np.ndarray, labels: np.ndarray) -> Split:
@@ -137,6 +168,7 @@ def in_memory(split: Split, chunk: int = 4096) -> Split:
   """Decodes the whole split once (small datasets): later reads are array indexing."""
   parts = [split.read(np.arange(i, min(i + chunk, split.num_examples))) for i in range(0, split.num_examples, chunk)]
   images, labels = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+  split.close()
   return _array_split(split.name, images, labels)
 
 
@@ -145,7 +177,7 @@ def subset(split: Split, start: int, stop: int) -> Split:
   if not 0 <= start < stop <= split.num_examples:
     raise ValueError(f'[{start}:{stop}] is not a non-empty range of the {split.num_examples} examples of {split.name}')
   return Split(f'{split.name}[{start}:{stop}]', stop - start, lambda idx: split.read(np.asarray(idx) + start),
-               split.image_shape)
+               split.image_shape, split.close)
 
 
 def hold_out_minival(train: Split, minival_examples: int) -> tuple[Split, Split | None]:
@@ -163,7 +195,8 @@ def open_split(config: ml_collections.ConfigDict, split: str, workers: int = 8) 
   if dataset == 'synthetic':
     source = synthetic_split(split, config.num_classes, config.image_size, config.seed)
   elif dataset.startswith(FOLDER_PREFIX):
-    source = _folder_split(dataset[len(FOLDER_PREFIX):], split, config.resize_size, workers)
+    source = _folder_split(dataset[len(FOLDER_PREFIX):], split, config.resize_size, workers,
+                           config.unreadable_images)
   else:
     source = _tfds_split(dataset, split, config.data_dir, config.resize_size, workers)
   return in_memory(source) if config.cache_decoded else source
@@ -184,26 +217,40 @@ def train_indices(seed: int, step: int, batch_size: int, num_examples: int, proc
 
 def train_batches(split: Split, config: ml_collections.ConfigDict, start_step: int, prefetch: int = 2
                   ) -> Iterator[dict[str, np.ndarray]]:
-  """This process's training batches from `start_step` on, read ahead on a background thread."""
+  """This process's training batches from `start_step` on, read ahead on a background thread (stopped when the
+  generator is closed)."""
+  stop = threading.Event()
+
   def produce(q: queue.Queue):
     step = start_step
     try:
-      while True:
+      while not stop.is_set():
         idx = train_indices(config.seed, step, config.batch_size, split.num_examples, jax.process_index(),
                             jax.process_count())
-        images, labels = split.read(idx)
-        q.put({'image': images, 'label': labels})
+        item = dict(zip(('image', 'label'), split.read(idx)))
+        while not stop.is_set():
+          try:
+            q.put(item, timeout=0.1)
+            break
+          except queue.Full:
+            pass
         step += 1
     except Exception as e:  # pylint: disable=broad-except
-      q.put(e)  # re-raised in the training thread instead of leaving it waiting forever
+      if not stop.is_set():
+        q.put(e)  # re-raised in the training thread instead of leaving it waiting forever
 
   q = queue.Queue(maxsize=prefetch)
-  threading.Thread(target=produce, args=(q,), daemon=True).start()
-  while True:
-    item = q.get()
-    if isinstance(item, Exception):
-      raise item
-    yield item
+  producer = threading.Thread(target=produce, args=(q,), daemon=True)
+  producer.start()
+  try:
+    while True:
+      item = q.get()
+      if isinstance(item, Exception):
+        raise item
+      yield item
+  finally:
+    stop.set()
+    producer.join(timeout=10)
 
 
 def eval_batches(split: Split, batch_size: int, num_batches: int = -1) -> Iterator[dict[str, np.ndarray]]:
@@ -258,8 +305,9 @@ def cached_statistics(split: Split, config: ml_collections.ConfigDict) -> dict[s
       return dict(f)
   stats = image_statistics(split, config.stats_max_examples)
   os.makedirs(os.path.dirname(path), exist_ok=True)
-  np.savez(path + '.tmp.npz', **stats)
-  os.replace(path + '.tmp.npz', path)
+  tmp = f'{path}.{os.getpid()}.tmp.npz'  # several processes of one run may write it at once.
+  np.savez(tmp, **stats)
+  os.replace(tmp, path)
   return stats
 
 

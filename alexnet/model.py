@@ -29,6 +29,8 @@ LRN_FORMS = ('paper', 'caffe', 'none', 'batchnorm')
 INITS = ('paper', 'caffe', 'he')
 # Section 3.1: ReLU, f(x) = max(0, x), against the saturating tanh that Figure 1 compares it with.
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh}
+POOLS = {'overlapping': (3, 2), 'non_overlapping': (2, 2)}  # (window, stride): Section 3.4's z=3, s=2, or z=s=2.
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
 def _channel_window_sum(x: Array, size: int) -> Array:
@@ -291,13 +293,8 @@ def _padding(spec: str):
 
 def from_config(config) -> tuple[Tower, Head]:
   """The Tower and Head that a config describes (see configs/imagenet.py for the fields)."""
-  pools = {'overlapping': (3, 2), 'non_overlapping': (2, 2)}
-  if config.pool not in pools:
-    raise ValueError(f'pool must be one of {tuple(pools)}, got {config.pool!r}')
-  if config.init not in INITS:
-    raise ValueError(f'init must be one of {INITS}, got {config.init!r}')
-  dtype = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}[config.dtype]
-  window, stride = pools[config.pool]
+  dtype = DTYPES[config.dtype]  # the names are checked by validation.validate.
+  window, stride = POOLS[config.pool]
   tower = Tower(num_towers=config.num_towers, conv_features=tuple(config.conv_features),
                 conv_kernels=tuple(config.conv_kernels), conv1_stride=config.conv1_stride,
                 conv1_padding=_padding(config.conv1_padding), fc_features=tuple(config.fc_features), lrn=config.lrn,

@@ -25,12 +25,25 @@ DATA_AXIS = 'data'
 TOWER_AXIS = 'tower'
 
 
+def mesh_shape(data: int, tower: int, num_towers: int, num_devices: int, devices_per_process: int | None = None
+               ) -> tuple[int, int]:
+  """(data, tower) with -1 axes filled from the devices: `tower` becomes the largest divisor of num_towers that fits
+  in one process's devices (a tower exchange stays inside a host), `data` takes the rest. So one config runs on one
+  GPU (1, 1), eight (4, 2), or four hosts of eight (16, 2)."""
+  per_process = num_devices if devices_per_process is None else devices_per_process
+  if tower == -1:
+    tower = max(t for t in range(1, num_towers + 1) if num_towers % t == 0 and per_process % t == 0)
+  if data == -1:
+    data = max(num_devices // tower, 1)
+  return data, tower
+
+
 def make_mesh(data: int, tower: int, devices=None) -> Mesh:
-  """A (data, tower) mesh over the first data * tower devices."""
+  """A (data, tower) mesh over the first data * tower devices (in process order: each process owns whole rows)."""
   devices = jax.devices() if devices is None else devices
   if data * tower > len(devices):
     raise ValueError(f'mesh (data={data}, tower={tower}) needs {data * tower} devices but {len(devices)} are '
-                     'available; on CPU set XLA_FLAGS=--xla_force_host_platform_device_count=N')
+                     'available')
   return Mesh(np.asarray(devices[:data * tower]).reshape(data, tower), (DATA_AXIS, TOWER_AXIS))
 
 

@@ -1,16 +1,21 @@
-"""Training and evaluation: pure jitted steps, and the plain loop around them (logging, eval, checkpoints)."""
+"""Training and evaluation: pure jitted steps, and the loop around them (clu progress and metric writers, minival
+evaluation, orbax checkpoints, preemption)."""
 from __future__ import annotations
 
 import functools
 import json
 import os
+import signal
+import threading
 import time
 from typing import Any, Callable
 
 from absl import logging
 from clu import metric_writers
+from clu import periodic_actions
 import flax
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -21,6 +26,7 @@ from alexnet import input_pipeline
 from alexnet import model as model_lib
 from alexnet import optim
 from alexnet import parallel
+from alexnet import validation
 
 
 @flax.struct.dataclass
@@ -32,25 +38,20 @@ class TrainState:
   plateau: Any  # optax.contrib.ReduceLROnPlateauState; drives the rate when schedule == 'plateau'.
 
 
-def build_network(config: ml_collections.ConfigDict) -> parallel.Network:
-  """The net and where it runs, from the config's model and execution fields."""
-  mesh = None
-  if config.parallelism == 'mesh':
-    mesh = parallel.make_mesh(config.mesh_data, config.mesh_tower)
-  elif config.parallelism != 'single':
-    raise ValueError(f"parallelism must be 'mesh' or 'single', got {config.parallelism!r}")
+def build_network(config: ml_collections.ConfigDict, devices=None) -> parallel.Network:
+  """The net and where it runs, from the config's model and execution fields (a -1 mesh axis fills from `devices`,
+  all of JAX's devices by default, across processes)."""
   tower, head = model_lib.from_config(config)
-  return parallel.Network(tower, head, config.dropout_rate, mesh)
-
-
-CPU_CONV_LIBRARIES = ('xla', 'ynnpack')
+  if config.parallelism == 'single':
+    return parallel.Network(tower, head, config.dropout_rate)
+  devices = jax.devices() if devices is None else devices
+  data, towers = validation.resolved_mesh(config, len(devices), jax.process_count())
+  return parallel.Network(tower, head, config.dropout_rate, parallel.make_mesh(data, towers, devices))
 
 
 def compiler_options(config: ml_collections.ConfigDict) -> dict[str, str] | None:
   """XLA options for the jitted steps. On CPU, XLA hands convolutions to YNNPACK by default; its own convolutions
   ('xla') run AlexNet's 2-5x faster on this project's CPUs (README, Train-step speed), and dots stay with YNNPACK."""
-  if config.cpu_conv_library not in CPU_CONV_LIBRARIES:
-    raise ValueError(f'cpu_conv_library must be one of {CPU_CONV_LIBRARIES}, got {config.cpu_conv_library!r}')
   if jax.default_backend() != 'cpu' or config.cpu_conv_library == 'ynnpack':
     return None
   return {'xla_cpu_experimental_ynn_fusion_type': 'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT'}
@@ -141,28 +142,69 @@ def apply_plateau(state: TrainState, validation_error: float, config: ml_collect
   return state.replace(plateau=plateau, opt_state=opt_state)
 
 
-NONFINITE_ACTIONS = ('stop', 'skip')
-
-
 class NonFiniteError(FloatingPointError):
   """A training step's loss or gradient norm was not finite (config.nonfinite='stop')."""
 
 
-def _validate(config: ml_collections.ConfigDict, network: parallel.Network, train_split, minival_split) -> None:
-  if config.nonfinite not in NONFINITE_ACTIONS:
-    raise ValueError(f'nonfinite must be one of {NONFINITE_ACTIONS}, got {config.nonfinite!r}')
-  shards = network.data_parallelism * jax.process_count()
-  if config.batch_size % shards:
-    raise ValueError(f'batch_size {config.batch_size} is not divisible by the data axis times processes ({shards})')
-  if train_split.num_examples < config.batch_size:
-    raise ValueError(f'batch_size {config.batch_size} exceeds the {train_split.num_examples} training examples '
-                     f'(after holding out minival_examples={config.minival_examples})')
-  if minival_split is None and config.schedule == 'plateau':
-    raise ValueError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
-                     'split is not offered)')
-  h, w = train_split.image_shape[:2]
-  if min(h, w) + 2 * config.pad_crop < config.image_size:
-    raise ValueError(f'image_size {config.image_size} is larger than the stored images ({h}x{w}) plus pad_crop')
+class Preempted(RuntimeError):
+  """SIGTERM or SIGINT: the run finished its step, saved a checkpoint at the state's step and stopped. The same
+  command resumes it."""
+
+
+class StopSignals:
+  """SIGTERM and SIGINT ask the loop to finish its step, save and stop; a second SIGINT interrupts at once.
+
+  One process: Python handlers note the signal. Several processes: JAX's preemption service (started by
+  jax.distributed.initialize) owns SIGTERM and makes all processes agree on the step to stop at
+  (`multihost_utils.reached_preemption_sync_point`, which every process calls after every step); SIGINT is passed to
+  it as SIGTERM.
+  """
+
+  def __init__(self):
+    self.received, self._previous = None, {}
+    self._multiprocess = jax.process_count() > 1
+
+  def __enter__(self) -> StopSignals:
+    if threading.current_thread() is threading.main_thread():  # handlers can only be set there.
+      for sig in (signal.SIGINT,) if self._multiprocess else (signal.SIGINT, signal.SIGTERM):
+        self._previous[sig] = signal.signal(sig, self._handle)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for sig, handler in self._previous.items():
+      signal.signal(sig, handler)
+
+  def _handle(self, signum, frame) -> None:
+    del frame
+    if self.received is not None and signum == signal.SIGINT:
+      raise KeyboardInterrupt
+    self.received = signal.Signals(signum).name
+    logging.warning('%s: finishing this step, then saving a checkpoint and stopping', self.received)
+    if self._multiprocess:
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  def should_stop(self, step: int) -> bool:
+    if self._multiprocess:
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self.received is not None
+
+
+class ReportProgress(periodic_actions.ReportProgress):
+  """clu's progress report (steps/s, ETA, the share of time in evaluation and checkpoints) that also writes
+  train/images_per_sec: the training rate, with the time inside `timed` parts left out."""
+
+  def __init__(self, *, images_per_step: int, **kwargs):
+    super().__init__(**kwargs)
+    self.images_per_sec, self._images_per_step, self._parts_before = 0.0, images_per_step, 0.0
+
+  def _apply(self, step: int, t: float) -> None:
+    parts = sum(self._time_per_part.values())
+    train_seconds = max(t - self._previous_time - (parts - self._parts_before), 1e-9)
+    self.images_per_sec = (step - self._previous_step) * self._images_per_step / train_seconds
+    self._parts_before = parts
+    super()._apply(step, t)
+    if self._writer is not None:
+      self._writer.write_scalars(step, {'train/images_per_sec': self.images_per_sec})
 
 
 def _put(batch: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
@@ -171,27 +213,33 @@ def _put(batch: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 
-def _format_seconds(seconds: float) -> str:
-  m, s = divmod(int(seconds), 60)
-  h, m = divmod(m, 60)
-  return f'{h}h{m:02d}m{s:02d}s' if h else f'{m}m{s:02d}s'
+def _virtual_cpu_devices() -> bool:
+  """Several virtual CPU devices share this host's cores. The train and eval loops then wait for each step before
+  dispatching the next: programs queued behind each other starved an all-gather past XLA:CPU's 40 s rendezvous limit
+  once here (2 cores, during evaluation), and two train steps in flight ran 4% slower than one. Batches are read
+  ahead on another thread, so little overlap is lost. An accelerator queues steps instead."""
+  return jax.default_backend() == 'cpu' and jax.local_device_count() > 1
 
 
 def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
-  """Loss and errors over `split` (minival, or test once at the end).
-
-  The train and eval loops wait for each step before dispatching the next: with several virtual CPU devices on few
-  cores, programs queued behind each other starved an all-gather past XLA:CPU's 40 s rendezvous limit once here
-  (2 cores, during evaluation), and two train steps in flight ran 4% slower than one. Batches are read ahead on
-  another thread, so little overlap is lost.
-  """
+  """Loss and errors over `split` (minival, or test once at the end)."""
   sums = None
   for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches):
-    out = jax.block_until_ready(p_eval_step(state, _put(batch, batch_sharding), stats))  # see the docstring.
+    out = p_eval_step(state, _put(batch, batch_sharding), stats)
+    if _virtual_cpu_devices():
+      jax.block_until_ready(out)
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
   count = sums.pop('count')
   return {k: float(v / count) for k, v in sums.items()}
+
+
+@functools.partial(jax.jit, donate_argnums=0)
+def _accumulate(sums, metrics, step):
+  """Running sums of the train metrics on the device (fetched at log time, not every step), and the first step
+  whose loss or gradient norm was not finite (0: none)."""
+  first = jnp.where((sums['first_nonfinite'] == 0) & (metrics['nonfinite'] > 0), step, sums['first_nonfinite'])
+  return {k: sums[k] + metrics[k] for k in metrics} | {'first_nonfinite': first}
 
 
 def _checkpoint_args(state, meta) -> ocp.args.Composite:
@@ -200,27 +248,53 @@ def _checkpoint_args(state, meta) -> ocp.args.Composite:
 
 def restore_state(workdir: str, abstract_state=None):
   """(state, meta) from the latest checkpoint in `workdir`; meta holds the minival history and elapsed seconds.
-  Without `abstract_state` the arrays come back as saved (to the devices they were saved from)."""
-  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')))
-  restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+  With `abstract_state` (shapes, dtypes, shardings) the state comes back as that TrainState on its devices; without,
+  as a dict of NumPy arrays, whatever devices and processes it was saved from."""
+  directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+  if abstract_state is not None:
+    manager = ocp.CheckpointManager(directory)
+    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract_state), meta=ocp.args.JsonRestore()))
+    return restored.state, restored.meta
+  manager = ocp.CheckpointManager(directory, item_handlers={'state': ocp.PyTreeCheckpointHandler(),
+                                                            'meta': ocp.JsonCheckpointHandler()})
+  step = manager.latest_step()
+  if step is None:
+    raise FileNotFoundError(f'no checkpoint under {directory}')
+  as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), manager.item_metadata(step)['state'].tree)
+  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(restore_args=as_numpy),
+                                                           meta=ocp.args.JsonRestore()))
   return restored.state, restored.meta
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
+                       allow_config_change: bool = False) -> dict[str, Any]:
   """Trains per `config`, writing TensorBoard events, checkpoints and summary.json to `workdir`; resumes from it.
 
   Evaluation protocol: the last `minival_examples` training examples are held out as minival; every periodic
   evaluation and the plateau rule read minival. The test split is evaluated once, at the end.
+
+  Faults: a bad config, a missing dataset or a workdir of another config raise before anything is written
+  (validation.ConfigError, input_pipeline.DataError); SIGTERM/SIGINT save a checkpoint at the state's step and raise
+  Preempted; a non-finite step raises NonFiniteError before any checkpoint holds it. Checkpoints are written to a
+  temporary directory and renamed when complete, so a run killed at any moment resumes from the last complete one.
   """
-  os.makedirs(workdir, exist_ok=True)
-  network = build_network(config)
+  validation.validate(config, len(jax.devices()), jax.process_count())
+  validation.check_workdir(config, workdir, allow_config_change)
   train_split, minival_split = input_pipeline.hold_out_minival(
       input_pipeline.open_split(config, config.train_split), config.minival_examples)
   test_split = input_pipeline.open_split(config, config.test_split)
-  _validate(config, network, train_split, minival_split)
-  stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
+  validation.validate_data(config, train_split.num_examples, train_split.image_shape)
+  try:
+    return _train(config, workdir, train_split, minival_split, test_split)
+  finally:
+    train_split.close()
+    test_split.close()
 
+
+def _train(config, workdir, train_split, minival_split, test_split) -> dict[str, Any]:
+  network = build_network(config)
+  stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
   steps_per_epoch = train_split.num_examples // config.batch_size
   total_steps = optim.total_train_steps(config, steps_per_epoch)
   eval_every = (config.eval_every_steps if config.eval_every_steps > 0
@@ -228,17 +302,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   tx = optim.make_optimizer(config, steps_per_epoch)
   image_shape = (config.image_size, config.image_size, train_split.image_shape[-1])
 
-  state = jax.jit(functools.partial(create_train_state, config, network, tx, image_shape))()
-  state_sharding = network.shardings(state)
-  if state_sharding is not None:
-    state = jax.device_put(state, state_sharding)
+  init = functools.partial(create_train_state, config, network, tx, image_shape)
+  state_sharding = network.shardings(jax.eval_shape(init))
+  state = jax.jit(init, out_shardings=state_sharding)()
   batch_sharding = network.batch_sharding()
   p_train_step, p_eval_step = jit_steps(config, network, tx, state_sharding)
   evaluate_on = lambda split: evaluate(state, split, stats, p_eval_step, config, batch_sharding)
 
-  checkpoints = ocp.CheckpointManager(
-      os.path.abspath(os.path.join(workdir, 'checkpoints')),
-      options=ocp.CheckpointManagerOptions(max_to_keep=config.max_checkpoints, create=True))
+  os.makedirs(workdir, exist_ok=True)
+  checkpoint_dir = os.path.abspath(os.path.join(workdir, 'checkpoints'))
+  checkpoints = ocp.CheckpointManager(checkpoint_dir, options=ocp.CheckpointManagerOptions(
+      max_to_keep=config.max_checkpoints, create=True, cleanup_tmp_directories=True))
   # What the checkpoint carries besides the state, so that summary.json covers the whole run across resumes.
   meta = {'minival_history': [], 'elapsed_seconds': 0.0}
   if checkpoints.latest_step() is not None:
@@ -247,91 +321,103 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
   start_step = int(state.step)
   history, skipped = list(meta['minival_history']), meta.get('skipped_steps', 0)
 
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    f.write(config.to_json_best_effort(indent=2))
-  # TensorBoard events from the first process only; progress lines go to the log below.
-  writer = metric_writers.SummaryWriter(workdir) if jax.process_index() == 0 else metric_writers.MultiWriter([])
+  lead = jax.process_index() == 0
+  if lead:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=2))
+  # TensorBoard events and log lines from the first process only (the others log warnings and errors).
+  writer = metric_writers.create_default_writer(workdir, just_logging=not lead)
   if start_step == 0:
     writer.write_hparams({k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in config.items()})
-  logging.info('%s: %d train / %d minival / %d test examples, %d steps (%d per epoch), image %s, devices %s',
-               config.config_name, train_split.num_examples, minival_split.num_examples if minival_split else 0,
-               test_split.num_examples, total_steps, steps_per_epoch, image_shape,
-               network.mesh.shape if network.mesh is not None else 'single')
+  logging.info('%s: %d train / %d minival / %d test examples, %d steps (%d per epoch), image %s, devices %s over %d '
+               'process(es)', config.config_name, train_split.num_examples,
+               minival_split.num_examples if minival_split else 0, test_split.num_examples, total_steps,
+               steps_per_epoch, image_shape, dict(network.mesh.shape) if network.mesh is not None else 'single',
+               jax.process_count())
   if minival_split is None:
     logging.warning('minival_examples=0: no evaluation until the final test evaluation.')
 
+  report = ReportProgress(num_train_steps=total_steps, writer=writer, every_steps=config.log_every_steps,
+                          every_secs=None, images_per_step=config.batch_size)
+  hooks = [report]
+  if config.profile_steps > 0 and lead:
+    hooks.append(periodic_actions.Profile(logdir=workdir, num_profile_steps=config.profile_steps,
+                                          first_profile=start_step + 10, every_secs=None))
   batches = input_pipeline.train_batches(train_split, config, start_step)
-  minival_metrics, train_sums = {}, []
-  window_start, window_step, run_start, images_per_sec = time.time(), start_step, time.time(), 0.0
+  minival_metrics, sums, window = {}, None, 0
+  run_start = time.time()
   elapsed = lambda: meta['elapsed_seconds'] + time.time() - run_start
   step = start_step
   try:
-    while step < total_steps:
-      state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
-      train_sums.append(jax.block_until_ready(metrics))  # see evaluate().
-      step += 1
-      if int(metrics['nonfinite']):
-        if config.nonfinite == 'stop':  # before any save: every checkpoint holds a finite state.
+    with StopSignals() as signals:
+      while step < total_steps:
+        state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
+        if sums is None:
+          sums = jax.tree.map(jnp.zeros_like, metrics) | {'first_nonfinite': jnp.zeros_like(state.step)}
+        sums = _accumulate(sums, metrics, state.step)
+        if _virtual_cpu_devices():
+          jax.block_until_ready(sums)
+        step, window = step + 1, window + 1
+        for hook in hooks:
+          hook(step)
+        log = step % config.log_every_steps == 0 or step == total_steps
+        do_eval = minival_split is not None and (step % eval_every == 0 or step == total_steps)
+        save = step % config.checkpoint_every_steps == 0 or step == total_steps
+        stop = signals.should_stop(step)
+        if not (log or do_eval or save or stop):
+          continue
+        fetched = jax.device_get(sums)
+        if fetched['nonfinite'] and config.nonfinite == 'stop':  # before any save: every checkpoint is finite.
           raise NonFiniteError(
-              f"non-finite loss ({float(metrics['loss'])}) or gradient norm ({float(metrics['grad_norm'])}) at step "
-              f'{step}; stopped. The last good checkpoint is step {checkpoints.latest_step()} in {workdir}/checkpoints '
-              '(nothing after it was saved). Lower the learning rate, or set --config.nonfinite=skip to skip such '
-              'steps.')
-        skipped += 1
-        logging.warning('non-finite loss or gradient norm at step %d: step skipped (%d so far)', step, skipped)
-      if step % config.log_every_steps == 0 or step == total_steps:
-        means = {k: float(np.mean([m[k] for m in jax.device_get(train_sums)])) for k in train_sums[0]}
-        now = time.time()
-        images_per_sec = (step - window_step) * config.batch_size / (now - window_start)
-        eta = (total_steps - step) * config.batch_size / images_per_sec
-        scalars = {f'train/{k}': v for k, v in means.items()} | {'train/images_per_sec': images_per_sec}
-        writer.write_scalars(step, scalars)
-        logging.info('step %d/%d (epoch %.2f) loss %.4f top-1 err %.4f lr %.3g | %.0f img/s | ETA %s', step,
-                     total_steps, step / steps_per_epoch, means['loss'], means['top1_error'], means['learning_rate'],
-                     images_per_sec, _format_seconds(eta))
-        train_sums, window_start, window_step = [], now, step
-      if minival_split is not None and (step % eval_every == 0 or step == total_steps):
-        eval_start = time.time()
-        minival_metrics = evaluate_on(minival_split)
-        state = apply_plateau(state, minival_metrics['top1_error'], config)
-        if state_sharding is not None:
-          state = jax.device_put(state, state_sharding)
-        lr = float(optim.current_learning_rate(state.opt_state))
-        writer.write_scalars(step, {f'minival/{k}': v for k, v in minival_metrics.items()} | {
-            'minival/learning_rate': lr})
-        history.append({'step': step, **minival_metrics, 'learning_rate': lr})
-        logging.info('minival at step %d: loss %.4f top-1 err %.4f top-5 err %.4f (next lr %.3g)', step,
-                     minival_metrics['loss'], minival_metrics['top1_error'], minival_metrics['top5_error'], lr)
-        window_start += time.time() - eval_start  # images/s counts training time only.
-      if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        meta = {'minival_history': history, 'elapsed_seconds': elapsed(), 'skipped_steps': skipped}
-        run_start = time.time()
-        checkpoints.save(step, args=_checkpoint_args(state, meta))
-  except KeyboardInterrupt:
-    logging.warning('Interrupted at step %d; saving a checkpoint to resume from.', step)
-    checkpoints.save(step, args=_checkpoint_args(state, {'minival_history': history, 'elapsed_seconds': elapsed(),
-                                                         'skipped_steps': skipped}), force=True)
-    raise
+              f"non-finite loss or gradient norm at step {int(fetched['first_nonfinite'])}; stopped. The last good "
+              f'checkpoint is step {checkpoints.latest_step()} in {checkpoint_dir} (nothing after it was saved). '
+              'Lower the learning rate, or set --config.nonfinite=skip to skip such steps.')
+        if log:
+          if fetched['nonfinite']:
+            logging.warning('%d non-finite step(s) skipped in the last %d', int(fetched['nonfinite']), window)
+          skipped += int(fetched['nonfinite'])
+          scalars = {f'train/{k}': float(fetched[k]) / window for k in metrics if k != 'nonfinite'}
+          writer.write_scalars(step, scalars | {'train/epoch': step / steps_per_epoch})
+          sums, window, fetched = None, 0, {'nonfinite': 0}
+        if do_eval:
+          with report.timed('eval', wait_jax_async_dispatch=False):
+            minival_metrics = evaluate_on(minival_split)
+          state = apply_plateau(state, minival_metrics['top1_error'], config)
+          if state_sharding is not None:
+            state = jax.device_put(state, state_sharding)
+          lr = float(optim.current_learning_rate(state.opt_state))
+          writer.write_scalars(step, {f'minival/{k}': v for k, v in minival_metrics.items()} | {
+              'minival/learning_rate': lr})
+          history.append({'step': step, **minival_metrics, 'learning_rate': lr})
+        if (save or stop) and checkpoints.latest_step() != step:
+          meta = {'minival_history': history, 'elapsed_seconds': elapsed(),
+                  'skipped_steps': skipped + int(fetched['nonfinite'])}
+          run_start = time.time()
+          with report.timed('checkpoint', wait_jax_async_dispatch=False):
+            checkpoints.save(step, args=_checkpoint_args(state, meta), force=True)
+        if stop:
+          checkpoints.wait_until_finished()
+          raise Preempted(f'{signals.received or "preemption notice"} at step {step}: saved checkpoint {step} in '
+                          f'{checkpoint_dir}; run the same command to resume.')
   finally:
     checkpoints.wait_until_finished()
+    batches.close()
     writer.flush()
 
   if minival_split is not None and not minival_metrics:  # resumed at the end: evaluate the restored state.
     minival_metrics = evaluate_on(minival_split)
   test_metrics = evaluate_on(test_split)  # the one evaluation on the test split.
   writer.write_scalars(step, {f'test/{k}': v for k, v in test_metrics.items()})
-  writer.flush()
-  logging.info('test (%s) at step %d: top-1 err %.4f top-5 err %.4f', config.test_split, step,
-               test_metrics['top1_error'], test_metrics['top5_error'])
+  writer.close()
   summary = {'config_name': config.config_name, 'step': step, 'epoch': step / steps_per_epoch,
              'top1_error': test_metrics['top1_error'], 'top5_error': test_metrics['top5_error'],
              'test_loss': test_metrics['loss'], 'test_split': config.test_split,
              'minival_top1_error': minival_metrics.get('top1_error'),
              'minival_top5_error': minival_metrics.get('top5_error'), 'minival_loss': minival_metrics.get('loss'),
              'minival_examples': minival_split.num_examples if minival_split else 0,
-             'train_images_per_sec': images_per_sec, 'wall_seconds': elapsed(), 'skipped_steps': skipped,
+             'train_images_per_sec': report.images_per_sec, 'wall_seconds': elapsed(), 'skipped_steps': skipped,
              'minival_history': history}
-  if jax.process_index() == 0:
+  if lead:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)
   return summary

@@ -23,6 +23,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.input_scale = 1.0              # pixels stay in [0, 255] units after mean subtraction, as in the paper.
   c.eval_crops = 10                # 1 = centre crop; 10 = four corners + centre and their flips (Section 4.1).
   c.cache_decoded = False          # True: decode each split once into memory (small datasets only).
+  c.unreadable_images = 'error'    # 'folder:' datasets: an image PIL cannot open stops the run ('error', naming it)
+                                   # or is left out and counted ('skip').
   # Model (Section 3).
   c.num_towers = 2                 # 2 = the paper's net; 1 = fused (full widths, no exchanges).
   c.conv_features = (96, 256, 384, 384, 256)   # totals over towers.
@@ -41,8 +43,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.cpu_conv_library = 'xla'       # on CPU, XLA's own convolutions ('xla', 2-5x faster here) or 'ynnpack' (its default).
   # Execution.
   c.parallelism = 'mesh'           # 'mesh' (shard_map over a (data, tower) mesh) or 'single' (one device).
-  c.mesh_data = 1                  # size of the data axis.
-  c.mesh_tower = 2                 # size of the tower axis (must divide num_towers).
+  c.mesh_data = -1                 # size of the data axis; -1: the devices left after the tower axis.
+  c.mesh_tower = -1                # size of the tower axis (divides num_towers); -1: as many of the towers as one
+                                   # process's devices hold (2 on CPU, where main.py makes 2 virtual devices).
   # Optimisation (Section 5).
   c.batch_size = 128               # global batch.
   c.learning_rate = 0.01
@@ -65,6 +68,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_eval_batches = -1          # -1: the whole eval split.
   c.checkpoint_every_steps = 1000
   c.max_checkpoints = 3
+  c.profile_steps = 0              # > 0: a TensorBoard profile of this many steps, from step 10 (clu.Profile).
   c.nonfinite = 'stop'             # a non-finite loss or gradient norm: 'stop' (no checkpoint after it) or 'skip'.
   c.debug_nonfinite_step = -1      # tests: poison this step's loss with NaN; -1 = never.
   return c

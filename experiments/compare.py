@@ -46,6 +46,7 @@ def structure(config) -> dict:
 
 def timings(nets: dict, steps: int, reps: int) -> list[dict]:
   """Training images/s of each net's config on synthetic batches: two towers on the mesh and on one device."""
+  from alexnet import train  # pylint: disable=g-import-not-at-top
   from experiments import benchmark  # pylint: disable=g-import-not-at-top
   rows = []
   for label, config in nets.items():
@@ -53,7 +54,8 @@ def timings(nets: dict, steps: int, reps: int) -> list[dict]:
     if config.num_towers > 1 and config.parallelism == 'mesh':
       one_device = config.copy_and_resolve_references()
       one_device.parallelism = 'single'
-      variants = [(f'{label}, (data={config.mesh_data}, tower={config.mesh_tower}) mesh', config),
+      mesh = dict(train.build_network(config).mesh.shape)
+      variants = [(f"{label}, (data={mesh['data']}, tower={mesh['tower']}) mesh", config),
                   (f'{label}, one device', one_device)]
     for name, c in variants:
       channels = 1 if c.dataset in ('fashion_mnist', 'mnist', 'synthetic') else 3

@@ -43,15 +43,5 @@ def train_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
 
 def params(workdir: str) -> dict:
   """The latest checkpoint's parameters as NumPy arrays, whatever devices they were saved from."""
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  manager = ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, 'checkpoints')),
-                                  item_handlers={'state': ocp.PyTreeCheckpointHandler(),
-                                                 'meta': ocp.JsonCheckpointHandler()})
-  step = manager.latest_step()
-  if step is None:
-    raise FileNotFoundError(f'no checkpoint under {workdir}/checkpoints')
-  tree = manager.item_metadata(step)['state'].tree
-  restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
-  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(restore_args=restore_args)))
-  return restored.state['params']
+  from alexnet import train  # pylint: disable=g-import-not-at-top
+  return train.restore_state(workdir)[0]['params']

@@ -1,0 +1,203 @@
+"""Every check of a config, in one place, run before anything is written or compiled.
+
+`validate(config, num_devices, ...)` checks the fields against configs/imagenet.py (the reference every config derives
+from: names and types), the choices and ranges of each field, and the mesh against the devices; `validate_data` checks
+what needs the opened dataset; `check_workdir` refuses to resume a workdir that holds another model. Each raises
+`ConfigError`, whose message is one line; `python -m alexnet.main` prints it and exits with status 2.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from typing import Any
+
+import ml_collections
+
+from alexnet import model
+from alexnet import optim
+from alexnet import parallel
+
+
+class ConfigError(ValueError):
+  """A config, or a config against the devices, the data or the workdir, that cannot run. One-line message."""
+
+
+PARALLELISMS = ('mesh', 'single')
+MEAN_SUBTRACTIONS = ('pixel', 'channel', 'none')
+NONFINITE_ACTIONS = ('stop', 'skip')
+CPU_CONV_LIBRARIES = ('xla', 'ynnpack')
+UNREADABLE_IMAGES = ('error', 'skip')
+
+CHOICES = {
+    'lrn': model.LRN_FORMS, 'activation': tuple(model.ACTIVATIONS), 'init': model.INITS, 'pool': tuple(model.POOLS),
+    'dtype': tuple(model.DTYPES), 'pool_padding': ('VALID', 'SAME'), 'schedule': optim.SCHEDULES,
+    'eval_crops': (1, 10), 'mean_subtraction': MEAN_SUBTRACTIONS, 'parallelism': PARALLELISMS,
+    'nonfinite': NONFINITE_ACTIONS, 'cpu_conv_library': CPU_CONV_LIBRARIES, 'unreadable_images': UNREADABLE_IMAGES,
+}
+POSITIVE = ('batch_size', 'learning_rate', 'image_size', 'num_classes', 'log_every_steps', 'checkpoint_every_steps',
+            'max_checkpoints', 'eval_every_epochs', 'plateau_threshold', 'stats_max_examples', 'conv1_stride',
+            'step_epochs')
+NON_NEGATIVE = ('minival_examples', 'resize_size', 'pad_crop', 'pca_lighting', 'momentum', 'weight_decay',
+                'warmup_epochs', 'plateau_patience', 'plateau_max_drops', 'profile_steps')
+LENGTHS = {'conv_features': 5, 'conv_kernels': 5, 'fc_features': 2}
+
+# Fields a resumed run may change: how long it runs, how it logs, and where it runs. Any other difference between a
+# workdir's config.json and the new config means another model or another training rule: check_workdir refuses it.
+RESUMABLE_CHANGES = frozenset({
+    'num_epochs', 'num_train_steps', 'log_every_steps', 'eval_every_steps', 'eval_every_epochs', 'num_eval_batches',
+    'checkpoint_every_steps', 'max_checkpoints', 'profile_steps', 'nonfinite', 'debug_nonfinite_step',
+    'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'data_dir', 'unreadable_images'})
+
+
+def reference() -> ml_collections.ConfigDict:
+  from configs import imagenet  # pylint: disable=g-import-not-at-top
+  return imagenet.get_config()
+
+
+def _type_name(value: Any) -> str:
+  return type(value).__name__
+
+
+def _same_type(value: Any, like: Any) -> bool:
+  if isinstance(like, bool):
+    return isinstance(value, bool)
+  if isinstance(like, float):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+  if isinstance(like, int):
+    return isinstance(value, int) and not isinstance(value, bool)
+  if isinstance(like, (tuple, list)):
+    return isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+  return isinstance(value, type(like))
+
+
+def check_names(names) -> None:
+  """Raises ConfigError for the first name that is not a config field, suggesting the closest one."""
+  ref = reference()
+  for key in names:
+    if key not in ref:
+      close = difflib.get_close_matches(key, list(ref.keys()), n=1)
+      hint = f" (did you mean '{close[0]}'?)" if close else ' (the fields are those of configs/imagenet.py)'
+      raise ConfigError(f"unknown config field '{key}'{hint}")
+
+
+def _check_fields(config: ml_collections.ConfigDict) -> None:
+  ref = reference()
+  check_names(config.keys())
+  for key in ref.keys():
+    if key not in config:
+      raise ConfigError(f"config has no field '{key}' (derive configs from configs/imagenet.py)")
+    if not _same_type(config[key], ref[key]):
+      raise ConfigError(f'config.{key} must be a {_type_name(ref[key])}, got {config[key]!r} '
+                        f'({_type_name(config[key])})')
+
+
+def _check_values(config: ml_collections.ConfigDict) -> None:
+  for key, choices in CHOICES.items():
+    if config[key] not in choices:
+      raise ConfigError(f'config.{key} must be one of {", ".join(map(repr, choices))}; got {config[key]!r}')
+  for key in POSITIVE:
+    if not config[key] > 0:
+      raise ConfigError(f'config.{key} must be > 0, got {config[key]!r}')
+  for key in NON_NEGATIVE:
+    if config[key] < 0:
+      raise ConfigError(f'config.{key} must be >= 0, got {config[key]!r}')
+  for key, n in LENGTHS.items():
+    if len(config[key]) != n or min(config[key]) <= 0:
+      raise ConfigError(f'config.{key} must be {n} positive widths, got {tuple(config[key])}')
+  if not 0 <= config.dropout_rate < 1:
+    raise ConfigError(f'config.dropout_rate must be in [0, 1), got {config.dropout_rate}')
+  if config.num_towers < 1:
+    raise ConfigError(f'config.num_towers must be >= 1, got {config.num_towers}')
+  for key in ('conv_features', 'fc_features'):
+    if any(w % config.num_towers for w in config[key]):
+      raise ConfigError(f'config.{key} {tuple(config[key])} are not divisible by num_towers={config.num_towers}')
+  if config.conv1_padding not in ('VALID', 'SAME'):
+    try:
+      lo, hi = (int(p) for p in config.conv1_padding.split(','))
+      assert lo >= 0 and hi >= 0
+    except (ValueError, AssertionError):
+      raise ConfigError("config.conv1_padding must be 'VALID', 'SAME' or 'lo,hi' (pixels), got "
+                        f'{config.conv1_padding!r}') from None
+  if config.num_train_steps <= 0 and config.num_epochs <= 0:
+    raise ConfigError('set config.num_epochs > 0 or config.num_train_steps > 0')
+  if config.eval_every_steps == 0 or config.eval_every_steps < -1:
+    raise ConfigError(f'config.eval_every_steps must be > 0, or -1 for every eval_every_epochs; got '
+                      f'{config.eval_every_steps}')
+  if config.schedule == 'plateau' and config.minival_examples == 0:
+    raise ConfigError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
+                      'split is not offered)')
+
+
+def resolved_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
+  """The (data, tower) mesh the config asks for on `num_devices` devices (-1 axes filled; see parallel.mesh_shape)."""
+  if config.parallelism == 'single':
+    return 1, 1
+  return parallel.mesh_shape(config.mesh_data, config.mesh_tower, config.num_towers, num_devices,
+                             num_devices // max(process_count, 1))
+
+
+def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> None:
+  for key in ('mesh_data', 'mesh_tower'):
+    if config[key] == 0 or config[key] < -1:
+      raise ConfigError(f'config.{key} must be > 0, or -1 to fill from the devices; got {config[key]}')
+  data, tower = resolved_mesh(config, num_devices, process_count)
+  if config.parallelism == 'mesh':
+    if data * tower > num_devices:
+      raise ConfigError(f'mesh (data={data}, tower={tower}) needs {data * tower} devices but {num_devices} are '
+                        'available; use -1 for an axis to fill it from the devices')
+    if config.num_towers % tower:
+      raise ConfigError(f'num_towers={config.num_towers} is not divisible by the tower axis ({tower})')
+    if data % process_count:
+      raise ConfigError(f'the data axis ({data}) must be a multiple of the {process_count} processes, so that each '
+                        "process owns whole rows of the mesh (a tower exchange stays inside a host)")
+  elif process_count > 1:
+    raise ConfigError("parallelism='single' runs on one device: use 'mesh' with several processes")
+  if config.batch_size % data:  # data is a multiple of the processes, so each process gets whole device batches.
+    raise ConfigError(f'batch_size {config.batch_size} is not divisible by the data axis ({data}, over '
+                      f'{process_count} process(es))')
+
+
+def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
+  """Checks everything about `config` that needs no data; returns the resolved (data, tower) mesh."""
+  _check_fields(config)
+  _check_values(config)
+  _check_mesh(config, num_devices, process_count)
+  return resolved_mesh(config, num_devices, process_count)
+
+
+def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:
+  """Checks of the config against the opened training split (after minival is held out)."""
+  if train_examples < config.batch_size:
+    raise ConfigError(f'batch_size {config.batch_size} exceeds the {train_examples} training examples '
+                      f'(after holding out minival_examples={config.minival_examples})')
+  h, w = image_shape[:2]
+  if min(h, w) + 2 * config.pad_crop < config.image_size:
+    raise ConfigError(f'image_size {config.image_size} is larger than the stored images ({h}x{w}) plus pad_crop')
+
+
+def _json_value(value: Any) -> Any:
+  return json.loads(json.dumps(value, default=str))
+
+
+def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False) -> None:
+  """Refuses to resume a workdir whose checkpoints were made with another model or training rule (its config.json
+  differs outside RESUMABLE_CHANGES), naming the fields, unless `allow_config_change`."""
+  path = os.path.join(workdir, 'config.json')
+  checkpoints = os.path.join(workdir, 'checkpoints')
+  has_state = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
+  if not has_state or not os.path.exists(path) or allow_config_change:
+    return
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except (OSError, ValueError) as e:
+    raise ConfigError(f'cannot read {path} ({e}); pass --allow_config_change to resume without comparing') from None
+  new = _json_value(config.to_dict())
+  differing = sorted(k for k in set(saved) | set(new)
+                     if k not in RESUMABLE_CHANGES and saved.get(k) != new.get(k))
+  if differing:
+    shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in differing[:6])
+    more = f' and {len(differing) - 6} more' if len(differing) > 6 else ''
+    raise ConfigError(f'{workdir} holds checkpoints of another config ({shown}{more}); use another --workdir, or '
+                      'pass --allow_config_change to resume from them anyway')

@@ -1,0 +1,16 @@
+"""The default config (selected on minival by tune_default.py) over three seeds, at its own schedule: the default
+run's minival and test accuracy as mean +- std, n = 3 (README, Results). Seed 0 is tune_default's selected run.
+
+  python -m experiments.sweep --sweep=experiments/sweeps/default_seeds.py --workdir=runs/default_seeds \
+      --runs_dir=runs/tune_default --schedule=full --jobs=2
+"""
+from experiments import sweeps
+
+BASE = 'configs/default.py'
+TITLE = 'Default config over seeds'
+REFERENCE = 'default'
+
+
+def get_hyper(h, base):
+  del base
+  return h.product([h.fixed('label', 'default'), sweeps.seeds(h)])
