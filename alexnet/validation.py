@@ -31,9 +31,10 @@ UNREADABLE_IMAGES = ('error', 'skip')
 
 CHOICES = {
     'lrn': model.LRN_FORMS, 'activation': tuple(model.ACTIVATIONS), 'init': model.INITS, 'pool': tuple(model.POOLS),
-    'dtype': tuple(model.DTYPES), 'pool_padding': ('VALID', 'SAME'), 'schedule': optim.SCHEDULES,
-    'eval_crops': (1, 10), 'mean_subtraction': MEAN_SUBTRACTIONS, 'parallelism': PARALLELISMS,
-    'nonfinite': NONFINITE_ACTIONS, 'cpu_conv_library': CPU_CONV_LIBRARIES, 'unreadable_images': UNREADABLE_IMAGES,
+    'dtype': tuple(model.DTYPES), 'kernels': model.KERNELS, 'pool_padding': ('VALID', 'SAME'),
+    'schedule': optim.SCHEDULES, 'eval_crops': (1, 10), 'mean_subtraction': MEAN_SUBTRACTIONS,
+    'parallelism': PARALLELISMS, 'nonfinite': NONFINITE_ACTIONS, 'cpu_conv_library': CPU_CONV_LIBRARIES,
+    'unreadable_images': UNREADABLE_IMAGES,
 }
 POSITIVE = ('batch_size', 'learning_rate', 'image_size', 'num_classes', 'log_every_steps', 'checkpoint_every_steps',
             'max_checkpoints', 'eval_every_epochs', 'plateau_threshold', 'stats_max_examples', 'conv1_stride',
@@ -47,7 +48,7 @@ LENGTHS = {'conv_features': 5, 'conv_kernels': 5, 'fc_features': 2}
 RESUMABLE_CHANGES = frozenset({
     'num_epochs', 'num_train_steps', 'log_every_steps', 'eval_every_steps', 'eval_every_epochs', 'num_eval_batches',
     'checkpoint_every_steps', 'max_checkpoints', 'profile_steps', 'nonfinite', 'debug_nonfinite_step',
-    'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'data_dir', 'unreadable_images'})
+    'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'kernels', 'data_dir', 'unreadable_images'})
 
 
 def reference() -> ml_collections.ConfigDict:

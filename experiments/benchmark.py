@@ -30,6 +30,8 @@ def parse_args(argv):
   parser.add_argument('--num_classes', type=int, default=1000)
   parser.add_argument('--cpu_conv_library', default='', choices=('', 'xla', 'ynnpack'),
                       help="override the configs' cpu_conv_library")
+  parser.add_argument('--kernels', default='', choices=('', 'auto', 'cpu', 'generic'),
+                      help="override the configs' kernels (pooling and LRN forms; 'auto' picks by backend)")
   parser.add_argument('--only', default='', help='comma-separated subset of row names')
   parser.add_argument('--json', default='', help='write the results here')
   return parser.parse_args(argv)
@@ -87,7 +89,7 @@ def jax_rows(args, wanted):
   from configs import imagenet, imagenet_fused  # pylint: disable=g-import-not-at-top
 
   variants = {
-      'jax_split_mesh': (imagenet.get_config, dict(parallelism='mesh', mesh_data=1, mesh_tower=2)),
+      'jax_split_mesh': (imagenet.get_config, dict(parallelism='mesh', mesh_data=-1, mesh_tower=-1)),
       'jax_split_single': (imagenet.get_config, dict(parallelism='single')),
       'jax_fused': (imagenet_fused.get_config, dict(parallelism='single')),
   }
@@ -102,6 +104,8 @@ def jax_rows(args, wanted):
                        mean_subtraction='none', schedule='constant'))
     if args.cpu_conv_library:
       config.cpu_conv_library = args.cpu_conv_library
+    if args.kernels:
+      config.kernels = args.kernels
     macs = sum(r['macs'] for r in summary.layer_rows(config))
     times = time_train_step(config, (args.image_size, args.image_size, 3), args.steps, args.reps)
     rows.append(dict(name=name, framework='jax', macs_per_image=macs, times=times))
@@ -128,6 +132,8 @@ def torch_rows(args, wanted, macs_by_name):
     print('torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)', file=sys.stderr)
     return []
   torch.set_num_threads(os.cpu_count())
+  device = 'cuda' if torch.cuda.is_available() else 'cpu'
+  sync = (lambda loss: torch.cuda.synchronize()) if device == 'cuda' else (lambda loss: loss.item())
 
   def alexnet(groups: int) -> nn.Module:
     """The paper's net: groups=2 puts conv2, conv4, conv5 within towers (cuda-convnet's layout); 1 = fused."""
@@ -146,14 +152,14 @@ def torch_rows(args, wanted, macs_by_name):
                                             ('torch_fused_channels_last', 1, True, 'jax_fused')):
     if wanted and name not in wanted:
       continue
-    model = alexnet(groups)
-    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    model = alexnet(groups).to(device)
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size, device=device)
     if channels_last:
       model, images = model.to(memory_format=torch.channels_last), images.to(memory_format=torch.channels_last)
-    labels = torch.randint(0, args.num_classes, (args.batch,))
+    labels = torch.randint(0, args.num_classes, (args.batch,), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
-    autocast = torch.autocast('cpu', dtype=torch.bfloat16, enabled=args.dtype == 'bfloat16')
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=args.dtype == 'bfloat16')
 
     def run():
       optimizer.zero_grad(set_to_none=True)
@@ -163,7 +169,7 @@ def torch_rows(args, wanted, macs_by_name):
       optimizer.step()
       return loss
 
-    times = time_steps(run, args.steps, args.reps, sync=lambda loss: loss.item())
+    times = time_steps(run, args.steps, args.reps, sync=sync)
     rows.append(dict(name=name, framework='torch', macs_per_image=macs_by_name.get(twin), times=times))
   return rows
 
@@ -211,7 +217,7 @@ def main(argv=None):
             'mesh_vs_single': ratio('jax_split_mesh', 'jax_split_single')}
   report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{cpu_model()}, {os.cpu_count()} cores',
                 device=str(jax.devices()[0].device_kind), batch=args.batch, dtype=args.dtype,
-                cpu_conv_library=args.cpu_conv_library or 'config',
+                cpu_conv_library=args.cpu_conv_library or 'config', kernels=args.kernels or 'config',
                 image_size=args.image_size, peak_gflops=peak, results=results, ratios=ratios)
 
   print(f"\n{report['date']}  {report['machine']}  {report['device']}  batch {args.batch}  {args.dtype}  "

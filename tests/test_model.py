@@ -48,10 +48,10 @@ def test_spatial_sizes(image_size, conv1_padding):
   assert intermediates[0]['conv1_output'].shape[-1] == 48  # 96 / 2 towers
 
 
-def small_config(num_towers=2, lrn='paper'):
+def small_config(num_towers=2, lrn='paper', kernels='auto'):
   """The small-input variant at tiny widths: fast, same code paths."""
   config = default_config.get_config()
-  config.num_towers, config.lrn = num_towers, lrn
+  config.num_towers, config.lrn, config.kernels = num_towers, lrn, kernels
   config.conv_features, config.fc_features = (8, 16, 24, 24, 16), (32, 32)
   return config
 
@@ -175,16 +175,34 @@ def test_max_pool_matches_flax(shape, window, stride, padding):
   x = jax.random.normal(jax.random.key(0), shape)
   expected = nn.max_pool(x, (window, window), (stride, stride), padding=padding)
   np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding), expected)
+  np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding, cpu_form=False), expected)
 
 
+def test_the_cpu_and_generic_kernels_compute_the_same_net():
+  """kernels='cpu' (strided-slice pooling, exp-log LRN with its own gradient) and 'generic' (the library forms, what
+  an accelerator runs under 'auto'): the same logits and gradients."""
+  def loss_and_grads(kernels):
+    config = small_config(kernels=kernels)
+    net = network(config)
+    variables = net.init(jax.random.key(0), (28, 28, 1))
+    images = jax.random.normal(jax.random.key(1), (4, 28, 28, 1)) * 50
+    loss = lambda p: jnp.sum(net.apply({**variables, 'params': p}, images)[0] ** 2)
+    return jax.value_and_grad(loss)(variables['params'])
+  (loss_cpu, grads_cpu), (loss_generic, grads_generic) = loss_and_grads('cpu'), loss_and_grads('generic')
+  np.testing.assert_allclose(loss_cpu, loss_generic, rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(grads_cpu), jax.tree.leaves(grads_generic)):
+    np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5 * float(np.abs(a).max()))
+
+
+@pytest.mark.parametrize('cpu_form', [True, False])
 @pytest.mark.parametrize('k, alpha', [(2.0, 1e-4), (1.0, 1e-4 / 5)])
-def test_lrn_gradient_matches_autodiff_of_the_formula(k, alpha):
+def test_lrn_gradient_matches_autodiff_of_the_formula(k, alpha, cpu_form):
   x = jax.random.normal(jax.random.key(0), (2, 3, 3, 12)) * 40
   g = jax.random.normal(jax.random.key(1), x.shape)
   def reference(x):  # the formula with shifted slices, differentiated by JAX
     padded = jnp.pad(jnp.square(x), [(0, 0)] * 3 + [(2, 2)])
     return x * (k + alpha * sum(padded[..., i:i + 12] for i in range(5))) ** -0.75
-  ours = jax.grad(lambda x: jnp.sum(g * model_lib.local_response_norm(x, k=k, alpha=alpha)))(x)
+  ours = jax.grad(lambda x: jnp.sum(g * model_lib.local_response_norm(x, k=k, alpha=alpha, cpu_form=cpu_form)))(x)
   np.testing.assert_allclose(ours, jax.grad(lambda x: jnp.sum(g * reference(x)))(x), rtol=2e-5, atol=1e-6)
 
 

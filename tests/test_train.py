@@ -222,5 +222,6 @@ def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
                            '--config.debug_nonfinite_step=7'], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
-  assert last.startswith('error: non-finite loss or gradient norm at step 8') and 'last good checkpoint is step 5' in last
+  assert last.startswith('error: non-finite loss or gradient norm at step 8')
+  assert 'last good checkpoint is step 5' in last
   assert 'Traceback' not in result.stderr
