@@ -55,10 +55,6 @@ class Network:
       raise ValueError(f'num_towers={tower.num_towers} is not divisible by the tower axis ({mesh.shape[TOWER_AXIS]})')
     self.tower, self.head, self.dropout_rate, self.mesh = tower, head, dropout_rate, mesh
 
-  @property
-  def data_parallelism(self) -> int:
-    return 1 if self.mesh is None else self.mesh.shape[DATA_AXIS]
-
   def init(self, rng: jax.Array, image_shape) -> Any:
     return model_lib.init_variables(self.tower, self.head, rng, image_shape)
 

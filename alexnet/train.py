@@ -342,7 +342,8 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
   hooks = [report]
   if config.profile_steps > 0 and lead:
     hooks.append(periodic_actions.Profile(logdir=workdir, num_profile_steps=config.profile_steps,
-                                          first_profile=start_step + 10, every_secs=None))
+                                          profile_duration_ms=None, first_profile=start_step + 10,
+                                          every_secs=None))
   batches = input_pipeline.train_batches(train_split, config, start_step)
   minival_metrics, sums, window = {}, None, 0
   run_start = time.time()

@@ -225,3 +225,12 @@ def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
   assert last.startswith('error: non-finite loss or gradient norm at step 8')
   assert 'last good checkpoint is step 5' in last
   assert 'Traceback' not in result.stderr
+
+
+def test_profile_steps_write_a_tensorboard_profile(tmp_path):
+  """clu's Profile: `profile_steps` steps from step 10, in the workdir's plugins/profile (TensorBoard's profile tab)."""
+  config = smoke_config.get_config()
+  config.num_train_steps, config.profile_steps, config.checkpoint_every_steps = 16, 3, 16
+  train.train_and_evaluate(config, str(tmp_path))
+  traces = [f for _, _, files in os.walk(tmp_path / 'plugins' / 'profile') for f in files]
+  assert any(f.endswith('.xplane.pb') for f in traces), traces
