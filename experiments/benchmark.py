@@ -1,11 +1,14 @@
 """Training-step throughput: JAX two-tower (mesh and one device), JAX fused, the same nets in PyTorch, and GEMM peak.
 
-  python -m experiments.benchmark [--batch 128] [--dtype float32|bfloat16] [--json PATH] [--only jax_split_mesh,...]
+  python -m experiments.benchmark [--net imagenet|default] [--lrn paper,none] [--batch 128] [--dtype float32|bfloat16]
+                                  [--json PATH] [--only jax_split_mesh,...]
 
-Every net is timed on synthetic 227x227 images (1000 classes) for the full step: forward, backward and the SGD-momentum
-update. Compile and warm-up are excluded; each net runs `--reps` repetitions of `--steps` steps; the table shows the
-median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per image;
-% of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM timed in the same run. PyTorch rows appear when
+`--net=imagenet` times the paper's net on synthetic 227x227x3 images (1000 classes); `--net=default` the default
+config's small net on 28x28x1 images (10 classes). `--lrn=paper,none` adds every row without LRN (suffix `_nolrn`), so
+the ratios separate convolution speed from LRN speed. Every net is timed for the full step: forward, backward and the
+SGD-momentum update. Compile and warm-up are excluded; each net runs `--reps` repetitions of `--steps` steps; the table
+shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per
+image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM timed in the same run. PyTorch rows appear when
 torch is installed (`pip install torch==2.13.0` for the CPU wheel).
 """
 from __future__ import annotations
@@ -20,21 +23,47 @@ import sys
 import time
 
 
+NETS = ('imagenet', 'default')
+LRN_SUFFIX = {'paper': '', 'none': '_nolrn'}
+
+
 def parse_args(argv):
   parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--batch', type=int, default=128)
   parser.add_argument('--dtype', default='float32', choices=('float32', 'bfloat16'))
   parser.add_argument('--steps', type=int, default=3, help='timed steps per repetition')
   parser.add_argument('--reps', type=int, default=3, help='repetitions (median and best are reported)')
-  parser.add_argument('--image_size', type=int, default=227)
-  parser.add_argument('--num_classes', type=int, default=1000)
+  parser.add_argument('--net', default='imagenet', choices=NETS, help="the paper's net, or the default config's")
+  parser.add_argument('--lrn', default='paper', help="comma-separated: 'paper' and/or 'none' (rows suffixed _nolrn)")
+  parser.add_argument('--image_size', type=int, default=0, help="0: the net's own (227, or 28 for default)")
+  parser.add_argument('--num_classes', type=int, default=0, help="0: the net's own (1000, or 10 for default)")
   parser.add_argument('--cpu_conv_library', default='', choices=('', 'xla', 'ynnpack'),
                       help="override the configs' cpu_conv_library")
   parser.add_argument('--kernels', default='', choices=('', 'auto', 'cpu', 'generic'),
                       help="override the configs' kernels (pooling and LRN forms; 'auto' picks by backend)")
   parser.add_argument('--only', default='', help='comma-separated subset of row names')
   parser.add_argument('--json', default='', help='write the results here')
-  return parser.parse_args(argv)
+  args = parser.parse_args(argv)
+  args.lrn = [v for v in args.lrn.split(',') if v]
+  if not args.lrn or any(v not in LRN_SUFFIX for v in args.lrn):
+    parser.error(f'--lrn takes a comma-separated subset of {tuple(LRN_SUFFIX)}')
+  two_towers, _ = net_configs(args.net)
+  args.image_size = args.image_size or two_towers.image_size
+  args.num_classes = args.num_classes or two_towers.num_classes
+  args.channels = 3 if args.net == 'imagenet' else 1
+  return args
+
+
+def net_configs(net: str):
+  """(two-tower config, fused config) of --net: configs/imagenet.py and imagenet_fused.py, or configs/default.py and
+  its one-tower twin."""
+  if net == 'imagenet':
+    from configs import imagenet, imagenet_fused  # pylint: disable=g-import-not-at-top
+    return imagenet.get_config(), imagenet_fused.get_config()
+  from configs import default  # pylint: disable=g-import-not-at-top
+  fused = default.get_config()
+  fused.num_towers, fused.mesh_tower = 1, 1
+  return default.get_config(), fused
 
 
 def time_steps(step_fn, steps: int, reps: int, sync) -> list[float]:
@@ -84,30 +113,36 @@ def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
   return time_steps(run, steps, reps, jax.block_until_ready)
 
 
+def jax_configs(args) -> dict:
+  """Row name -> config, for every JAX row that --net and --lrn ask for."""
+  two_towers, fused = net_configs(args.net)
+  variants = {'jax_split_mesh': (two_towers, dict(parallelism='mesh', mesh_data=-1, mesh_tower=-1)),
+              'jax_split_single': (two_towers, dict(parallelism='single')),
+              'jax_fused': (fused, dict(parallelism='single'))}
+  configs = {}
+  for lrn in args.lrn:
+    for name, (base, overrides) in variants.items():
+      config = base.copy_and_resolve_references()
+      config.update(overrides)
+      config.update(dict(batch_size=args.batch, image_size=args.image_size, num_classes=args.num_classes,
+                         dtype=args.dtype, random_crop=False, random_flip=False, pca_lighting=0.0, pad_crop=0,
+                         mean_subtraction='none', schedule='constant', lrn=lrn))
+      if args.cpu_conv_library:
+        config.cpu_conv_library = args.cpu_conv_library
+      if args.kernels:
+        config.kernels = args.kernels
+      configs[name + LRN_SUFFIX[lrn]] = config
+  return configs
+
+
 def jax_rows(args, wanted):
   from alexnet import summary  # pylint: disable=g-import-not-at-top
-  from configs import imagenet, imagenet_fused  # pylint: disable=g-import-not-at-top
-
-  variants = {
-      'jax_split_mesh': (imagenet.get_config, dict(parallelism='mesh', mesh_data=-1, mesh_tower=-1)),
-      'jax_split_single': (imagenet.get_config, dict(parallelism='single')),
-      'jax_fused': (imagenet_fused.get_config, dict(parallelism='single')),
-  }
   rows = []
-  for name, (get_config, overrides) in variants.items():
+  for name, config in jax_configs(args).items():
     if wanted and name not in wanted:
       continue
-    config = get_config()
-    config.update(overrides)
-    config.update(dict(batch_size=args.batch, image_size=args.image_size, num_classes=args.num_classes,
-                       dtype=args.dtype, random_crop=False, random_flip=False, pca_lighting=0.0,
-                       mean_subtraction='none', schedule='constant'))
-    if args.cpu_conv_library:
-      config.cpu_conv_library = args.cpu_conv_library
-    if args.kernels:
-      config.kernels = args.kernels
     macs = sum(r['macs'] for r in summary.layer_rows(config))
-    times = time_train_step(config, (args.image_size, args.image_size, 3), args.steps, args.reps)
+    times = time_train_step(config, (args.image_size, args.image_size, args.channels), args.steps, args.reps)
     rows.append(dict(name=name, framework='jax', macs_per_image=macs, times=times))
   return rows
 
@@ -131,29 +166,34 @@ def torch_rows(args, wanted, macs_by_name):
   except ImportError:
     print('torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)', file=sys.stderr)
     return []
+  from alexnet import model as model_lib  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(os.cpu_count())
   device = 'cuda' if torch.cuda.is_available() else 'cpu'
   sync = (lambda loss: torch.cuda.synchronize()) if device == 'cuda' else (lambda loss: loss.item())
 
-  def alexnet(groups: int) -> nn.Module:
-    """The paper's net: groups=2 puts conv2, conv4, conv5 within towers (cuda-convnet's layout); 1 = fused."""
-    lrn = lambda: nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)  # torch divides alpha by n.
-    return nn.Sequential(
-        nn.Conv2d(3, 96, 11, 4), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(96, 256, 5, padding=2, groups=groups), nn.ReLU(), lrn(), nn.MaxPool2d(3, 2),
-        nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(384, 384, 3, padding=1, groups=groups), nn.ReLU(),
-        nn.Conv2d(384, 256, 3, padding=1, groups=groups), nn.ReLU(), nn.MaxPool2d(3, 2),
-        nn.Flatten(), nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, args.num_classes))
+  def alexnet(config, groups: int, lrn: bool) -> nn.Module:
+    """The config's net in PyTorch: groups=2 puts conv2, conv4, conv5 within towers (cuda-convnet's layout); 1 = fused.
+    The same layer shapes and work as the JAX net ('SAME' pools pad both sides here, JAX only the far one)."""
+    (k1, k2, k3, k4, k5), (c1, c2, c3, c4, c5) = config.conv_kernels, config.conv_features
+    window, stride = model_lib.POOLS[config.pool]
+    pad = 0 if config.pool_padding == 'VALID' else (window - 1) // 2
+    pool = lambda: nn.MaxPool2d(window, stride, padding=pad)
+    norm = lambda: [nn.LocalResponseNorm(5, alpha=5 * 1e-4, beta=0.75, k=2.0)] if lrn else []  # torch divides by n.
+    conv1_pad = {'VALID': 0, 'SAME': k1 // 2}.get(config.conv1_padding, 0)
+    convs = nn.Sequential(
+        nn.Conv2d(args.channels, c1, k1, config.conv1_stride, padding=conv1_pad), nn.ReLU(), *norm(), pool(),
+        nn.Conv2d(c1, c2, k2, padding=k2 // 2, groups=groups), nn.ReLU(), *norm(), pool(),
+        nn.Conv2d(c2, c3, k3, padding=k3 // 2), nn.ReLU(),
+        nn.Conv2d(c3, c4, k4, padding=k4 // 2, groups=groups), nn.ReLU(),
+        nn.Conv2d(c4, c5, k5, padding=k5 // 2, groups=groups), nn.ReLU(), pool(), nn.Flatten())
+    flat = convs(torch.zeros(1, args.channels, args.image_size, args.image_size)).shape[1]
+    f6, f7 = config.fc_features
+    return nn.Sequential(convs, nn.Dropout(0.5), nn.Linear(flat, f6), nn.ReLU(), nn.Dropout(0.5),
+                         nn.Linear(f6, f7), nn.ReLU(), nn.Linear(f7, args.num_classes))
 
-  rows = []
-  for name, groups, channels_last, twin in (('torch_split_groups2', 2, False, 'jax_split_single'),
-                                            ('torch_fused_channels_last', 1, True, 'jax_fused')):
-    if wanted and name not in wanted:
-      continue
-    model = alexnet(groups).to(device)
-    images = torch.randn(args.batch, 3, args.image_size, args.image_size, device=device)
+  def time_torch(model, channels_last: bool) -> list[float]:
+    model = model.to(device)
+    images = torch.randn(args.batch, args.channels, args.image_size, args.image_size, device=device)
     if channels_last:
       model, images = model.to(memory_format=torch.channels_last), images.to(memory_format=torch.channels_last)
     labels = torch.randint(0, args.num_classes, (args.batch,), device=device)
@@ -169,8 +209,19 @@ def torch_rows(args, wanted, macs_by_name):
       optimizer.step()
       return loss
 
-    times = time_steps(run, args.steps, args.reps, sync=sync)
-    rows.append(dict(name=name, framework='torch', macs_per_image=macs_by_name.get(twin), times=times))
+    return time_steps(run, args.steps, args.reps, sync=sync)
+
+  two_towers, fused = net_configs(args.net)
+  rows = []
+  for lrn in args.lrn:
+    suffix = LRN_SUFFIX[lrn]
+    for name, config, groups, channels_last, twin in (
+        ('torch_split_groups2' + suffix, two_towers, 2, False, 'jax_split_single' + suffix),
+        ('torch_fused_channels_last' + suffix, fused, 1, True, 'jax_fused' + suffix)):
+      if wanted and name not in wanted:
+        continue
+      rows.append(dict(name=name, framework='torch', macs_per_image=macs_by_name.get(twin),
+                       times=time_torch(alexnet(config, groups, lrn == 'paper'), channels_last)))
   return rows
 
 
@@ -192,13 +243,10 @@ def main(argv=None):
   peak = gemm_peak(args.dtype)
   rows = jax_rows(args, wanted)
   macs = {r['name']: r['macs_per_image'] for r in rows}
-  if not macs:  # torch rows still need the FLOP counts of their JAX twins.
+  if len(macs) < len(jax_configs(args)):  # torch rows need the FLOP counts of their JAX twins.
     from alexnet import summary  # pylint: disable=g-import-not-at-top
-    from configs import imagenet, imagenet_fused  # pylint: disable=g-import-not-at-top
-    for name, get_config in (('jax_split_single', imagenet.get_config), ('jax_fused', imagenet_fused.get_config)):
-      config = get_config()
-      config.update(dict(image_size=args.image_size, num_classes=args.num_classes))
-      macs[name] = sum(r['macs'] for r in summary.layer_rows(config))
+    for name, config in jax_configs(args).items():
+      macs.setdefault(name, sum(r['macs'] for r in summary.layer_rows(config)))
   rows += torch_rows(args, wanted, macs)
 
   results = []
@@ -211,20 +259,23 @@ def main(argv=None):
                         step_seconds=r['times']))
   by_name = {r['name']: r['img_per_sec'] for r in results}
   ratio = lambda a, b: by_name[a] / by_name[b] if a in by_name and b in by_name else None
-  ratios = {'split_vs_torch': ratio('jax_split_mesh', 'torch_split_groups2'),
-            'split_single_vs_torch': ratio('jax_split_single', 'torch_split_groups2'),
-            'fused_vs_torch': ratio('jax_fused', 'torch_fused_channels_last'),
-            'mesh_vs_single': ratio('jax_split_mesh', 'jax_split_single')}
+  ratios = {}
+  for suffix in (LRN_SUFFIX[lrn] for lrn in args.lrn):
+    ratios |= {f'split_vs_torch{suffix}': ratio(f'jax_split_mesh{suffix}', f'torch_split_groups2{suffix}'),
+               f'split_single_vs_torch{suffix}': ratio(f'jax_split_single{suffix}', f'torch_split_groups2{suffix}'),
+               f'fused_vs_torch{suffix}': ratio(f'jax_fused{suffix}', f'torch_fused_channels_last{suffix}'),
+               f'mesh_vs_single{suffix}': ratio(f'jax_split_mesh{suffix}', f'jax_split_single{suffix}')}
   report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{cpu_model()}, {os.cpu_count()} cores',
-                device=str(jax.devices()[0].device_kind), batch=args.batch, dtype=args.dtype,
+                device=str(jax.devices()[0].device_kind), net=args.net, lrn=args.lrn, batch=args.batch,
+                dtype=args.dtype,
                 cpu_conv_library=args.cpu_conv_library or 'config', kernels=args.kernels or 'config',
                 image_size=args.image_size, peak_gflops=peak, results=results, ratios=ratios)
 
-  print(f"\n{report['date']}  {report['machine']}  {report['device']}  batch {args.batch}  {args.dtype}  "
-        f"GEMM peak {peak:.0f} GFLOP/s")
-  print(f"{'net':<28}{'img/s (median)':>16}{'img/s (best)':>14}{'GFLOP/s':>10}{'% peak':>8}")
+  print(f"\n{report['date']}  {report['machine']}  {report['device']}  net {args.net}  batch {args.batch}  "
+        f"{args.dtype}  GEMM peak {peak:.0f} GFLOP/s")
+  print(f"{'net':<34}{'img/s (median)':>16}{'img/s (best)':>14}{'GFLOP/s':>10}{'% peak':>8}")
   for r in results:
-    print(f"{r['name']:<28}{r['img_per_sec']:>16.1f}{r['best_img_per_sec']:>14.1f}{r['gflops']:>10.0f}"
+    print(f"{r['name']:<34}{r['img_per_sec']:>16.1f}{r['best_img_per_sec']:>14.1f}{r['gflops']:>10.0f}"
           f"{r['pct_of_peak']:>8.1f}")
   for k, v in ratios.items():
     if v is not None:
