@@ -1,5 +1,6 @@
 """Input pipeline: the paper's crops, flips, 10-crop layout, mean subtraction, PCA noise; TFDS sources; batch order."""
 import os
+import threading
 import time
 
 import jax
@@ -204,3 +205,13 @@ def test_a_failing_read_reaches_the_training_loop():
   config = plain_config(batch_size=10)
   with pytest.raises(OSError, match='disk gone'):
     next(ip.train_batches(split, config, start_step=0))
+
+
+def test_the_reader_thread_stops_when_the_batches_are_closed():
+  split = ip.synthetic_split('train', num_classes=4, image_size=8)
+  before = {t.ident for t in threading.enumerate()}
+  batches = ip.train_batches(split, plain_config(batch_size=8), start_step=0, prefetch=1)
+  next(batches)
+  assert {t.ident for t in threading.enumerate()} - before  # reading ahead, the queue full
+  batches.close()
+  assert {t.ident for t in threading.enumerate()} == before
