@@ -43,12 +43,14 @@ NON_NEGATIVE = ('minival_examples', 'resize_size', 'pad_crop', 'pca_lighting', '
                 'warmup_epochs', 'plateau_patience', 'plateau_max_drops', 'profile_steps')
 LENGTHS = {'conv_features': 5, 'conv_kernels': 5, 'fc_features': 2}
 
-# Fields a resumed run may change: how long it runs, how it logs, and where it runs. Any other difference between a
-# workdir's config.json and the new config means another model or another training rule: check_workdir refuses it.
-RESUMABLE_CHANGES = frozenset({
+# Fields that say where and how a run executes, not what it computes.
+EXECUTION_FIELDS = frozenset({'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'kernels', 'data_dir',
+                              'profile_steps'})
+# Fields a resumed run may change: those, how long it runs and how it logs. Any other difference between a workdir's
+# config.json and the new config means another model or another training rule: check_workdir refuses it.
+RESUMABLE_CHANGES = EXECUTION_FIELDS | {
     'num_epochs', 'num_train_steps', 'log_every_steps', 'eval_every_steps', 'eval_every_epochs', 'num_eval_batches',
-    'checkpoint_every_steps', 'max_checkpoints', 'profile_steps', 'nonfinite', 'debug_nonfinite_step',
-    'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'kernels', 'data_dir', 'unreadable_images'})
+    'checkpoint_every_steps', 'max_checkpoints', 'nonfinite', 'debug_nonfinite_step'}
 
 
 def reference() -> ml_collections.ConfigDict:
@@ -181,6 +183,13 @@ def _json_value(value: Any) -> Any:
   return json.loads(json.dumps(value, default=str))
 
 
+def differing_fields(saved: dict, config: ml_collections.ConfigDict, ignore=frozenset()) -> list[str]:
+  """Fields of `config` that differ from a saved config.json; a field the file lacks (written before the field
+  existed) counts as its default in configs/imagenet.py."""
+  new, defaults = _json_value(config.to_dict()), _json_value(reference().to_dict())
+  return sorted(k for k in set(saved) | set(new) if k not in ignore and saved.get(k, defaults.get(k)) != new.get(k))
+
+
 def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False) -> None:
   """Refuses to resume a workdir whose checkpoints were made with another model or training rule (its config.json
   differs outside RESUMABLE_CHANGES), naming the fields, unless `allow_config_change`."""
@@ -194,10 +203,9 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_
       saved = json.load(f)
   except (OSError, ValueError) as e:
     raise ConfigError(f'cannot read {path} ({e}); pass --allow_config_change to resume without comparing') from None
-  new = _json_value(config.to_dict())
-  differing = sorted(k for k in set(saved) | set(new)
-                     if k not in RESUMABLE_CHANGES and saved.get(k) != new.get(k))
+  differing = differing_fields(saved, config, RESUMABLE_CHANGES)
   if differing:
+    new = _json_value(config.to_dict())
     shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in differing[:6])
     more = f' and {len(differing) - 6} more' if len(differing) > 6 else ''
     raise ConfigError(f'{workdir} holds checkpoints of another config ({shown}{more}); use another --workdir, or '

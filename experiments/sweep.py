@@ -148,14 +148,15 @@ def command(run: Run, base_path: str) -> list[str]:
 
 
 def check_reusable(run: Run) -> str | None:
-  """None when the run's workdir is new or was made from the same config; else why not."""
+  """None when the run's workdir is new or was made from the same config (where it ran aside, and fields added since
+  at their defaults: validation.differing_fields); else why not."""
+  from alexnet import validation  # pylint: disable=g-import-not-at-top
   path = os.path.join(run.workdir, 'config.json')
   if not os.path.exists(path):
     return None
   with open(path) as f:
     existing = json.load(f)
-  wanted = _as_json(run.config)
-  differing = sorted(k for k in set(existing) | set(wanted) if existing.get(k) != wanted.get(k))
+  differing = validation.differing_fields(existing, run.config, validation.EXECUTION_FIELDS)
   if differing:
     return f'{run.workdir} holds a run of another config (fields {differing}); remove it or use another --runs_dir'
   return None

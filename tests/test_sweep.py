@@ -185,6 +185,12 @@ def test_a_workdir_from_another_config_is_refused(tmp_path):
   assert "fields ['learning_rate']" in sweep.check_reusable(run)
   (tmp_path / run.slug / 'config.json').write_text(run.config.to_json_best_effort())
   assert sweep.check_reusable(run) is None
+  # Run dirs from before a field existed (at its default) or run elsewhere (another mesh) are the same run.
+  older = json.loads(run.config.to_json_best_effort())
+  del older['kernels']
+  older['mesh_data'], older['mesh_tower'] = 1, 2
+  (tmp_path / run.slug / 'config.json').write_text(json.dumps(older))
+  assert sweep.check_reusable(run) is None
 
 
 def test_jobs_split_the_gpus_else_the_cpu_cores(monkeypatch):
