@@ -91,7 +91,7 @@ def _check_fields(config: ml_collections.ConfigDict) -> None:
     if key not in config:
       raise ConfigError(f"config has no field '{key}' (derive configs from configs/imagenet.py)")
     if not _same_type(config[key], ref[key]):
-      raise ConfigError(f'config.{key} must be a {_type_name(ref[key])}, got {config[key]!r} '
+      raise ConfigError(f'config.{key} must be of type {_type_name(ref[key])}, got {config[key]!r} '
                         f'({_type_name(config[key])})')
 
 

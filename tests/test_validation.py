@@ -27,7 +27,7 @@ def _set(config, **fields):
 
 @pytest.mark.parametrize('fields, message', [
     ({'lrm': 'paper'}, "unknown config field 'lrm' (did you mean 'lrn'?)"),
-    ({'batch_size': '128'}, 'config.batch_size must be a int'),
+    ({'batch_size': '128'}, 'config.batch_size must be of type int, got '),
     ({'conv_features': (96, 256, 384, 384, 255)}, 'not divisible by num_towers=2'),
     ({'lrn': 'local'}, "config.lrn must be one of 'paper', 'caffe', 'none', 'batchnorm'; got 'local'"),
     ({'pool': 'max'}, 'config.pool must be one of'),
