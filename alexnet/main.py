@@ -34,9 +34,10 @@ flags.mark_flags_as_required(['config', 'workdir'])
 EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREEMPTED = 1, 2, 75
 
 
-def _cluster_detected() -> bool:
-  """SLURM or Open MPI launched several tasks: jax.distributed.initialize() reads the rest from the environment."""
-  return int(os.environ.get('SLURM_NTASKS', '1')) > 1 or int(os.environ.get('OMPI_COMM_WORLD_SIZE', '1')) > 1
+def _launched_processes() -> int:
+  """How many tasks SLURM or Open MPI launched (1 outside them); with several, jax.distributed.initialize() reads
+  the rest from the environment."""
+  return int(os.environ.get('SLURM_NTASKS') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)
 
 
 def _cpu_devices_per_process(config, num_processes: int) -> int:
@@ -49,9 +50,9 @@ def _cpu_devices_per_process(config, num_processes: int) -> int:
 
 def _initialize(config) -> None:
   """Virtual CPU devices, then jax.distributed when several processes form the run; before JAX starts a backend."""
-  num_processes = FLAGS.num_processes or int(os.environ.get('SLURM_NTASKS', os.environ.get('OMPI_COMM_WORLD_SIZE', 1)))
-  jax.config.update('jax_num_cpu_devices', _cpu_devices_per_process(config, num_processes))
-  if FLAGS.coordinator_address or _cluster_detected():
+  launched = _launched_processes()
+  jax.config.update('jax_num_cpu_devices', _cpu_devices_per_process(config, FLAGS.num_processes or launched))
+  if FLAGS.coordinator_address or launched > 1:
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes.
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,
                                heartbeat_timeout_seconds=FLAGS.heartbeat_timeout_seconds)

@@ -65,6 +65,13 @@ def create_train_state(config, network: parallel.Network, tx: optax.GradientTran
                     opt_state=tx.init(params), plateau=optim.init_plateau(optim.plateau_rule(config)))
 
 
+def init_state(config, network: parallel.Network, tx: optax.GradientTransformation, image_shape):
+  """(state, its shardings): the state is created where it lives (sharded over the mesh; None on one device)."""
+  init = functools.partial(create_train_state, config, network, tx, tuple(image_shape))
+  state_sharding = network.shardings(jax.eval_shape(init))
+  return jax.jit(init, out_shardings=state_sharding)(), state_sharding
+
+
 def _variables(params, batch_stats):
   return {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
 
@@ -223,10 +230,10 @@ def _virtual_cpu_devices() -> bool:
 
 def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
   """Loss and errors over `split` (minival, or test once at the end)."""
-  sums = None
+  sums, wait = None, _virtual_cpu_devices()
   for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches):
     out = p_eval_step(state, _put(batch, batch_sharding), stats)
-    if _virtual_cpu_devices():
+    if wait:
       jax.block_until_ready(out)
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
@@ -302,9 +309,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
   tx = optim.make_optimizer(config, steps_per_epoch)
   image_shape = (config.image_size, config.image_size, train_split.image_shape[-1])
 
-  init = functools.partial(create_train_state, config, network, tx, image_shape)
-  state_sharding = network.shardings(jax.eval_shape(init))
-  state = jax.jit(init, out_shardings=state_sharding)()
+  state, state_sharding = init_state(config, network, tx, image_shape)
   batch_sharding = network.batch_sharding()
   p_train_step, p_eval_step = jit_steps(config, network, tx, state_sharding)
   evaluate_on = lambda split: evaluate(state, split, stats, p_eval_step, config, batch_sharding)
@@ -345,7 +350,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
                                           profile_duration_ms=None, first_profile=start_step + 10,
                                           every_secs=None))
   batches = input_pipeline.train_batches(train_split, config, start_step)
-  minival_metrics, sums, window = {}, None, 0
+  minival_metrics, sums, window, wait = {}, None, 0, _virtual_cpu_devices()
   run_start = time.time()
   elapsed = lambda: meta['elapsed_seconds'] + time.time() - run_start
   step = start_step
@@ -356,7 +361,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
         if sums is None:
           sums = jax.tree.map(jnp.zeros_like, metrics) | {'first_nonfinite': jnp.zeros_like(state.step)}
         sums = _accumulate(sums, metrics, state.step)
-        if _virtual_cpu_devices():
+        if wait:
           jax.block_until_ready(sums)
         step, window = step + 1, window + 1
         for hook in hooks:

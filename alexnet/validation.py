@@ -140,7 +140,7 @@ def resolved_mesh(config: ml_collections.ConfigDict, num_devices: int, process_c
                              num_devices // max(process_count, 1))
 
 
-def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> None:
+def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> tuple[int, int]:
   for key in ('mesh_data', 'mesh_tower'):
     if config[key] == 0 or config[key] < -1:
       raise ConfigError(f'config.{key} must be > 0, or -1 to fill from the devices; got {config[key]}')
@@ -159,14 +159,14 @@ def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_cou
   if config.batch_size % data:  # data is a multiple of the processes, so each process gets whole device batches.
     raise ConfigError(f'batch_size {config.batch_size} is not divisible by the data axis ({data}, over '
                       f'{process_count} process(es))')
+  return data, tower
 
 
 def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
   """Checks everything about `config` that needs no data; returns the resolved (data, tower) mesh."""
   _check_fields(config)
   _check_values(config)
-  _check_mesh(config, num_devices, process_count)
-  return resolved_mesh(config, num_devices, process_count)
+  return _check_mesh(config, num_devices, process_count)
 
 
 def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:

@@ -14,7 +14,6 @@ torch is installed (`pip install torch==2.13.0` for the CPU wheel).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import platform
@@ -91,10 +90,7 @@ def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
   from alexnet import optim, train  # pylint: disable=g-import-not-at-top
   network = train.build_network(config)
   tx = optim.make_optimizer(config, steps_per_epoch=1000)
-  state = jax.jit(functools.partial(train.create_train_state, config, network, tx, tuple(image_shape)))()
-  state_sharding = network.shardings(state)
-  if state_sharding is not None:
-    state = jax.device_put(state, state_sharding)
+  state, state_sharding = train.init_state(config, network, tx, image_shape)
   step, _ = train.jit_steps(config, network, tx, state_sharding)
   rng = np.random.default_rng(0)
   stored = tuple(image_shape)  # stored at the crop size: crops (or pad-and-crops) of the whole image.
@@ -135,15 +131,13 @@ def jax_configs(args) -> dict:
   return configs
 
 
-def jax_rows(args, wanted):
-  from alexnet import summary  # pylint: disable=g-import-not-at-top
+def jax_rows(args, configs: dict, wanted, macs_by_name: dict):
   rows = []
-  for name, config in jax_configs(args).items():
+  for name, config in configs.items():
     if wanted and name not in wanted:
       continue
-    macs = sum(r['macs'] for r in summary.layer_rows(config))
     times = time_train_step(config, (args.image_size, args.image_size, args.channels), args.steps, args.reps)
-    rows.append(dict(name=name, framework='jax', macs_per_image=macs, times=times))
+    rows.append(dict(name=name, framework='jax', macs_per_image=macs_by_name[name], times=times))
   return rows
 
 
@@ -241,13 +235,11 @@ def main(argv=None):
   jax.config.update('jax_num_cpu_devices', 2)
   wanted = {w for w in args.only.split(',') if w}
   peak = gemm_peak(args.dtype)
-  rows = jax_rows(args, wanted)
-  macs = {r['name']: r['macs_per_image'] for r in rows}
-  if len(macs) < len(jax_configs(args)):  # torch rows need the FLOP counts of their JAX twins.
-    from alexnet import summary  # pylint: disable=g-import-not-at-top
-    for name, config in jax_configs(args).items():
-      macs.setdefault(name, sum(r['macs'] for r in summary.layer_rows(config)))
-  rows += torch_rows(args, wanted, macs)
+  from alexnet import summary  # pylint: disable=g-import-not-at-top
+  configs = jax_configs(args)
+  # Multiply-accumulates per image of every JAX net; a PyTorch row counts its JAX twin's.
+  macs = {name: sum(r['macs'] for r in summary.layer_rows(config)) for name, config in configs.items()}
+  rows = jax_rows(args, configs, wanted, macs) + torch_rows(args, wanted, macs)
 
   results = []
   for r in rows:
