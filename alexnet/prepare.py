@@ -2,6 +2,10 @@
 
   python -m alexnet.prepare --dataset=fashion_mnist [--data_dir=DIR]
   python -m alexnet.prepare --dataset=imagenet2012 --manual_dir=DIR_WITH_ILSVRC_TARS
+  python -m alexnet.prepare --dataset=imagenet2012_256 --manual_dir=DIR_WITH_ILSVRC_TARS  # Section 2's 256x256 copy
+
+ImageNet goes through TFDS's own builder with two mends (alexnet/imagenet.py): validation labels by image number, and
+the manual dir checked first, so a missing tar is one line naming it.
 
 Fashion-MNIST offline: Debian's `dataset-fashion-mnist` package ships the original idx files (MIT, Zalando) under
 /usr/share/datasets/fashion-mnist; TFDS's own builder prepares them from there. They differ from the upstream files only
@@ -12,10 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 from absl import app
 from absl import flags
 from absl import logging
+
+from alexnet import input_pipeline
 
 flags.DEFINE_string('dataset', 'fashion_mnist', 'TFDS dataset name.')
 flags.DEFINE_string('data_dir', '~/tensorflow_datasets', 'TFDS data_dir to prepare into.')
@@ -23,6 +30,7 @@ flags.DEFINE_string('manual_dir', None, 'Folder with manually downloaded files (
 flags.DEFINE_bool('allow_apt', True, 'Offline Fashion-MNIST: install Debian\'s dataset-fashion-mnist if missing and '
                   'running as root with apt-get.')
 
+IMAGENET = ('imagenet2012', 'imagenet2012_256')
 DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
 # (size, sha256) of the files in Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1.
 DEBIAN_FASHION_MNIST_FILES = {
@@ -63,6 +71,9 @@ def fashion_mnist_from_debian(data_dir: str, source_dir: str = DEBIAN_FASHION_MN
 def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_apt: bool = True) -> None:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   data_dir = os.path.expanduser(data_dir)
+  manual_dir = os.path.expanduser(manual_dir) if manual_dir else manual_dir
+  if dataset in IMAGENET:
+    from alexnet import imagenet  # pylint: disable=g-import-not-at-top  (it also registers imagenet2012_256)
   builder = tfds.builder(dataset, data_dir=data_dir)
   if builder.is_prepared() and builder.info.file_format.value == 'array_record':
     logging.info('%s is already prepared in %s', dataset, builder.data_dir)
@@ -71,14 +82,26 @@ def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_ap
       os.path.isdir(DEBIAN_FASHION_MNIST) or (allow_apt and _install_debian_fashion_mnist())):
     fashion_mnist_from_debian(data_dir)
     return
-  builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
+  if dataset in IMAGENET:
+    try:
+      imagenet.check_manual_dir(manual_dir)
+    except imagenet.ManualDirError as e:
+      raise input_pipeline.DataNotFoundError(f'{dataset}: {e}') from None
+    cls = imagenet.Imagenet2012 if dataset == 'imagenet2012' else imagenet.Imagenet2012Resized256
+    builder = cls(data_dir=data_dir, file_format='array_record')
+  else:
+    builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
 
 
 def main(argv):
   del argv
   flags_ = flags.FLAGS
-  prepare(flags_.dataset, flags_.data_dir, flags_.manual_dir, flags_.allow_apt)
+  try:
+    prepare(flags_.dataset, flags_.data_dir, flags_.manual_dir, flags_.allow_apt)
+  except input_pipeline.DataError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   print(f'{flags_.dataset} prepared in {os.path.expanduser(flags_.data_dir)}')
 
 

@@ -14,6 +14,7 @@ from absl import logging
 from clu import metric_writers
 from clu import periodic_actions
 import flax
+import grain
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
@@ -229,9 +230,10 @@ def _virtual_cpu_devices() -> bool:
 
 
 def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
-  """Loss and errors over `split` (minival, or test once at the end)."""
+  """Loss and errors over `split` (minival, or test once at the end), its batches read ahead."""
   sums, wait = None, _virtual_cpu_devices()
-  for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches):
+  for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches,
+                                           input_pipeline.input_workers(config, split)):
     out = p_eval_step(state, _put(batch, batch_sharding), stats)
     if wait:
       jax.block_until_ready(out)
@@ -249,8 +251,32 @@ def _accumulate(sums, metrics, step):
   return {k: sums[k] + metrics[k] for k in metrics} | {'first_nonfinite': first}
 
 
-def _checkpoint_args(state, meta) -> ocp.args.Composite:
-  return ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
+def _checkpoint_args(state, meta, batches) -> ocp.args.Composite:
+  """The train state, the JSON meta, and the grain iterator's state (one file per process)."""
+  return ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta),
+                            data=grain.checkpoint.CheckpointSave(batches))
+
+
+def train_batches(train_split, config, checkpoints: ocp.CheckpointManager, meta: dict, start_step: int):
+  """This process's training batches from `start_step` on, as a grain iterator (`input_pipeline.train_dataset`).
+
+  Resuming, the iterator's state comes from the checkpoint: the dataset is rebuilt from the saved origin (the step it
+  was built at) and set to the saved state. A checkpoint without one for this process layout (written before the
+  iterator was saved, or by another number of processes) starts the order at `start_step` instead: batch `step` is a
+  function of the step alone, so the batches are the same."""
+  workers = input_pipeline.input_workers(config, train_split)
+  step = checkpoints.latest_step()
+  state_file = (os.path.join(checkpoints.directory, str(step), 'data',
+                             f'process_{jax.process_index()}-of-{jax.process_count()}.json')
+                if step is not None else None)
+  if state_file and 'data_origin' in meta and os.path.exists(state_file):
+    batches = input_pipeline.iterate(input_pipeline.train_dataset(train_split, config, meta['data_origin']), workers)
+    checkpoints.restore(step, args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(batches)))
+    return batches, meta['data_origin']
+  if step is not None:
+    logging.warning('checkpoint %d holds no data iterator state for this process layout; the batch order restarts '
+                    'at step %d from the indices (the same batches)', step, start_step)
+  return input_pipeline.iterate(input_pipeline.train_dataset(train_split, config, start_step), workers), start_step
 
 
 def restore_state(workdir: str, abstract_state=None):
@@ -292,11 +318,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       input_pipeline.open_split(config, config.train_split), config.minival_examples)
   test_split = input_pipeline.open_split(config, config.test_split)
   validation.validate_data(config, train_split.num_examples, train_split.image_shape)
-  try:
-    return _train(config, workdir, train_split, minival_split, test_split)
-  finally:
-    train_split.close()
-    test_split.close()
+  return _train(config, workdir, train_split, minival_split, test_split)
 
 
 def _train(config, workdir, train_split, minival_split, test_split) -> dict[str, Any]:
@@ -349,7 +371,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
     hooks.append(periodic_actions.Profile(logdir=workdir, num_profile_steps=config.profile_steps,
                                           profile_duration_ms=None, first_profile=start_step + 10,
                                           every_secs=None))
-  batches = input_pipeline.train_batches(train_split, config, start_step)
+  batches, data_origin = train_batches(train_split, config, checkpoints, meta, start_step)
   minival_metrics, sums, window, wait = {}, None, 0, _virtual_cpu_devices()
   run_start = time.time()
   elapsed = lambda: meta['elapsed_seconds'] + time.time() - run_start
@@ -397,17 +419,17 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
           history.append({'step': step, **minival_metrics, 'learning_rate': lr})
         if (save or stop) and checkpoints.latest_step() != step:
           meta = {'minival_history': history, 'elapsed_seconds': elapsed(),
-                  'skipped_steps': skipped + int(fetched['nonfinite'])}
+                  'skipped_steps': skipped + int(fetched['nonfinite']), 'data_origin': data_origin}
           run_start = time.time()
           with report.timed('checkpoint', wait_jax_async_dispatch=False):
-            checkpoints.save(step, args=_checkpoint_args(state, meta), force=True)
+            checkpoints.save(step, args=_checkpoint_args(state, meta, batches), force=True)
         if stop:
           checkpoints.wait_until_finished()
           raise Preempted(f'{signals.received or "preemption notice"} at step {step}: saved checkpoint {step} in '
                           f'{checkpoint_dir}; run the same command to resume.')
   finally:
     checkpoints.wait_until_finished()
-    batches.close()
+    input_pipeline.close_iterator(batches)
     writer.flush()
 
   if minival_split is not None and not minival_metrics:  # resumed at the end: evaluate the restored state.

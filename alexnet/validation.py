@@ -45,7 +45,7 @@ LENGTHS = {'conv_features': 5, 'conv_kernels': 5, 'fc_features': 2}
 
 # Fields that say where and how a run executes, not what it computes.
 EXECUTION_FIELDS = frozenset({'parallelism', 'mesh_data', 'mesh_tower', 'cpu_conv_library', 'kernels', 'data_dir',
-                              'profile_steps'})
+                              'profile_steps', 'input_workers'})
 # Fields a resumed run may change: those, how long it runs and how it logs. Any other difference between a workdir's
 # config.json and the new config means another model or another training rule: check_workdir refuses it.
 RESUMABLE_CHANGES = EXECUTION_FIELDS | {
@@ -127,6 +127,8 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
   if config.eval_every_steps == 0 or config.eval_every_steps < -1:
     raise ConfigError(f'config.eval_every_steps must be > 0, or -1 for every eval_every_epochs; got '
                       f'{config.eval_every_steps}')
+  if config.input_workers < -1:
+    raise ConfigError(f'config.input_workers must be >= 0, or -1 for one per CPU core; got {config.input_workers}')
   if config.schedule == 'plateau' and config.minival_examples == 0:
     raise ConfigError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
                       'split is not offered)')

@@ -23,6 +23,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.input_scale = 1.0              # pixels stay in [0, 255] units after mean subtraction, as in the paper.
   c.eval_crops = 10                # 1 = centre crop; 10 = four corners + centre and their flips (Section 4.1).
   c.cache_decoded = False          # True: decode each split once into memory (small datasets only).
+  c.input_workers = -1             # grain processes decoding batches: -1 = one per CPU core; 0 = threads in this
+                                   # process. Splits in memory (cache_decoded) need none.
   c.unreadable_images = 'error'    # 'folder:' datasets: an image PIL cannot open stops the run ('error', naming it)
                                    # or is left out and counted ('skip').
   # Model (Section 3).

@@ -180,9 +180,13 @@ def test_killing_one_process_makes_the_other_exit_with_a_clear_error(tmp_path):
   procs[1].kill()
   start_time = time.time()
   code = procs[0].wait(timeout=120)
-  assert code == 1 and time.time() - start_time < 60
-  last = (tmp_path / 'log0').read_text().strip().splitlines()[-1]
-  assert last.startswith('error: process 0 of 2 failed') and 'another process probably died' in last, last
+  assert time.time() - start_time < 60
+  log = (tmp_path / 'log0').read_text()
+  if code == -signal.SIGABRT:  # JAX's heartbeat check noticed before the exchange failed (seen under load): it aborts.
+    assert 'This most likely indicates that another task died' in log
+  else:
+    last = log.strip().splitlines()[-1]
+    assert code == 1 and last.startswith('error: process 0 of 2 failed') and 'another process probably died' in last
 
 
 def test_sigterm_to_one_process_stops_both_at_one_step_and_the_run_resumes(tmp_path):

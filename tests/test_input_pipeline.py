@@ -103,21 +103,57 @@ def test_pca_noise_statistics():
   assert np.all(np.abs(along - np.diag(np.diag(along))) < 0.02)
 
 
-def test_batch_order_is_a_pure_function_of_seed_and_step():
-  a = ip.train_indices(seed=3, step=7, batch_size=32, num_examples=1000)
-  np.testing.assert_array_equal(a, ip.train_indices(seed=3, step=7, batch_size=32, num_examples=1000))
-  assert not np.array_equal(a, ip.train_indices(seed=4, step=7, batch_size=32, num_examples=1000))
-  epoch = np.concatenate([ip.train_indices(3, s, 32, 1000) for s in range(1000 // 32)])
-  assert len(set(epoch)) == len(epoch) == 992
+def indexed_split(n):
+  """A split whose labels are the examples' own indices."""
+  return ip._array_split('toy:train', np.zeros((n, 2, 2, 1), np.uint8), np.arange(n, dtype=np.int32))  # pylint: disable=protected-access
 
 
-def test_two_processes_read_disjoint_halves_of_each_batch():
-  for step in range(5):
-    full = ip.train_indices(0, step, 64, 500)
-    p0 = ip.train_indices(0, step, 64, 500, process_index=0, process_count=2)
-    p1 = ip.train_indices(0, step, 64, 500, process_index=1, process_count=2)
-    assert len(p0) == len(p1) == 32 and not set(p0) & set(p1)
-    np.testing.assert_array_equal(np.concatenate([p0, p1]), full)
+def order(split, config, steps, **kwargs):
+  dataset = ip.train_dataset(split, config, **kwargs)
+  return np.stack([dataset[k]['label'] for k in range(steps)])
+
+
+def test_batch_order_is_a_pure_function_of_seed_and_step_and_each_epoch_a_permutation():
+  split, config = indexed_split(1000), plain_config(batch_size=32, seed=3)
+  a = order(split, config, 62)
+  np.testing.assert_array_equal(a, order(split, config, 62))
+  assert not np.array_equal(a, order(split, plain_config(batch_size=32, seed=4), 62))
+  first, second = a[:31].ravel(), a[31:].ravel()  # 1000 // 32 = 31 steps an epoch, 8 examples dropped
+  assert len(set(first)) == len(set(second)) == 992 and not np.array_equal(first, second)
+  np.testing.assert_array_equal(order(split, config, 10, origin=52), a[52:])  # batch origin + k: resumable anywhere
+
+
+def test_two_processes_read_disjoint_blocks_whose_union_is_the_global_batch():
+  split, config = indexed_split(500), plain_config(batch_size=64)
+  full = order(split, config, 5)
+  p0 = order(split, config, 5, process_index=0, process_count=2)
+  p1 = order(split, config, 5, process_index=1, process_count=2)
+  assert p0.shape == p1.shape == (5, 32) and not set(p0.ravel()) & set(p1.ravel())
+  np.testing.assert_array_equal(np.concatenate([p0, p1], axis=1), full)
+
+
+def test_iterator_state_resumes_the_same_batches():
+  split, config = indexed_split(300), plain_config(batch_size=16)
+  iterator = ip.iterate(ip.train_dataset(split, config), workers=0)
+  [next(iterator) for _ in range(5)]
+  saved = iterator.get_state()
+  rest = [next(iterator)['label'] for _ in range(20)]  # across an epoch boundary (18 steps an epoch)
+  ip.close_iterator(iterator)
+  resumed = ip.iterate(ip.train_dataset(split, config), workers=0)
+  resumed.set_state(saved)
+  np.testing.assert_array_equal(np.stack([next(resumed)['label'] for _ in range(20)]), np.stack(rest))
+  ip.close_iterator(resumed)
+
+
+def test_evaluation_reads_every_example_once_across_processes():
+  split = indexed_split(103)
+  seen = []
+  for process in range(2):
+    for batch in ip.iterate(ip.eval_dataset(split, 16, process_index=process, process_count=2), workers=0):
+      assert batch['label'].shape == (8,)
+      seen += batch['label'][batch['mask']].tolist()
+  assert sorted(seen) == list(range(103))
+  assert sum(int(b['mask'].sum()) for b in ip.eval_dataset(split, 16, num_batches=2)) == 32
 
 
 def test_missing_dataset_fails_fast_with_instructions(tmp_path):
@@ -137,11 +173,11 @@ def test_missing_dataset_fails_fast_with_instructions(tmp_path):
 def test_pipeline_on_tfds_mock_data(tmp_path):
   config = imagenet_config.get_config()
   config.update(dataset='cifar10', data_dir=str(tmp_path), resize_size=0, image_size=28, eval_crops=10,
-                batch_size=8, cache_decoded=True)
+                batch_size=8, cache_decoded=True, input_workers=0)
   with tfds.testing.mock_data(num_examples=24):
     split = ip.open_split(config, 'train')
     assert split.num_examples == 24 and split.image_shape == (32, 32, 3)
-    batch = next(ip.train_batches(split, config, start_step=0))
+    batch = ip.train_dataset(split, config)[0]
     assert batch['image'].shape == (8, 32, 32, 3) and batch['image'].dtype == np.uint8
     stats = ip.cached_statistics(split, config)
   assert os.listdir(tmp_path / 'alexnet_stats')
@@ -202,16 +238,19 @@ def test_a_failing_read_reaches_the_training_loop():
   def read(indices):
     raise OSError('disk gone')
   split = ip.Split('broken', 100, read, (4, 4, 1))
-  config = plain_config(batch_size=10)
   with pytest.raises(OSError, match='disk gone'):
-    next(ip.train_batches(split, config, start_step=0))
+    next(ip.iterate(ip.train_dataset(split, plain_config(batch_size=10)), workers=0))
 
 
-def test_the_reader_thread_stops_when_the_batches_are_closed():
+def test_the_reader_threads_stop_when_the_iterator_is_closed():
   split = ip.synthetic_split('train', num_classes=4, image_size=8)
   before = {t.ident for t in threading.enumerate()}
-  batches = ip.train_batches(split, plain_config(batch_size=8), start_step=0, prefetch=1)
+  batches = ip.iterate(ip.train_dataset(split, plain_config(batch_size=8)), workers=0)
   next(batches)
-  assert {t.ident for t in threading.enumerate()} - before  # reading ahead, the queue full
-  batches.close()
+  assert {t.ident for t in threading.enumerate()} - before  # reading ahead
+  ip.close_iterator(batches)
+  for _ in range(100):  # the threads finish their last read, then exit
+    if {t.ident for t in threading.enumerate()} == before:
+      break
+    time.sleep(0.05)
   assert {t.ident for t in threading.enumerate()} == before

@@ -85,9 +85,11 @@ def test_minival_is_held_out_of_training():
   assert (train_split.num_examples, minival.num_examples) == (80, 20)
   assert minival.name == 'toy:train[80:100]'
   read = set()
+  config = imagenet_config.get_config()
+  config.batch_size = 8
+  batches = ip.train_dataset(train_split, config)
   for step in range(2 * 80 // 8):
-    idx = ip.train_indices(seed=0, step=step, batch_size=8, num_examples=train_split.num_examples)
-    read |= set(train_split.read(idx)[0].ravel().tolist())
+    read |= set(batches[step]['image'].ravel().tolist())
   evaluated = set()
   for batch in ip.eval_batches(minival, batch_size=8):
     evaluated |= set(batch['image'].ravel()[batch['mask']].tolist())

@@ -43,6 +43,7 @@ def _set(config, **fields):
     ({'batch_size': 127, 'mesh_data': 2, 'mesh_tower': 1}, 'batch_size 127 is not divisible by the data axis (2'),
     ({'schedule': 'plateau', 'minival_examples': 0}, 'minival_examples > 0'),
     ({'mesh_data': 0}, 'config.mesh_data must be > 0, or -1'),
+    ({'input_workers': -2}, 'config.input_workers must be >= 0, or -1 for one per CPU core'),
 ])
 def test_each_bad_config_gives_its_one_line_message(fields, message):
   config = _set(imagenet_config.get_config(), **fields)
