@@ -1,8 +1,9 @@
 """The default config (selected on minival by tune_default.py) over three seeds, at its own schedule: the default
 run's minival and test accuracy as mean +- std, n = 3 (README, Results). Seed 0 is tune_default's selected run.
 
-  python -m experiments.sweep --sweep=experiments/sweeps/default_seeds.py --workdir=runs/default_seeds \
-      --runs_dir=runs/tune_default --schedule=full --jobs=2
+  python -m experiments.sweep --sweep=experiments/sweeps/default_seeds.py --workdir=runs/default_seeds_grain \
+      --runs_dir=runs/default_seeds_grain/runs --schedule=full --jobs=2
+(Before the grain reader, `--runs_dir=runs/tune_default` reused the tuning run as seed 0.)
 """
 from experiments import sweeps
 
