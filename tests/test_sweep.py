@@ -122,7 +122,7 @@ def test_smoke_sweep_writes_tables_and_plots_and_a_rerun_skips(tmp_path):
   assert [r['point'] for r in rows] == ['lrn=paper', 'lrn=none'] and [r['lrn'] for r in rows] == ['paper', 'none']
   for r in rows:
     assert float(r['test_top1_error']) < 0.75 and float(r['minival_top1_error']) < 0.75  # chance is 0.75
-    assert int(r['steps']) == 40
+    assert int(r['steps']) == 120
   table = (tmp_path / 'results.md').read_text()
   assert '| lrn=paper | 1 |' in table and '| lrn=none | 1 |' in table and 'Δ test top-1 vs lrn=paper' in table
   for png in ('test_error.png', 'minival_curves.png', 'train_curves.png'):

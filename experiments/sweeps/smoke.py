@@ -3,7 +3,7 @@ BASE = 'configs/smoke.py'
 TITLE = 'Smoke: LRN against none'
 REFERENCE = 'lrn=paper'
 TRAIN_ERROR_TARGET = 0.5
-SHORT = {'num_train_steps': 40, 'eval_every_steps': 20, 'log_every_steps': 10}
+SHORT = {'num_train_steps': 120, 'eval_every_steps': 40, 'log_every_steps': 10}
 
 
 def get_hyper(h, base):
