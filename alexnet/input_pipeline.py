@@ -40,10 +40,8 @@ def _how_to_get(name: str, data_dir: str) -> str:
   manual = {
       'imagenet2012': 'Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from image-net.org into a folder '
                       'DIR, then run',
-      'imagenet2012_256': 'Download ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from image-net.org into a '
-                          'folder DIR, then run',
       'fashion_mnist': 'Offline, `apt-get install dataset-fashion-mnist` provides the files; then run',
-  }.get(name, 'When online, run')
+  }.get(name.replace('imagenet2012_256', 'imagenet2012'), 'When online, run')
   return (f'Dataset {name!r} is not prepared under data_dir={data_dir or "~/tensorflow_datasets"}. {manual}: '
           f'python -m alexnet.prepare --dataset={name} --data_dir={data_dir or "~/tensorflow_datasets"}'
           + (' --manual_dir=DIR' if name.startswith('imagenet2012') else ''))
@@ -190,7 +188,8 @@ def synthetic_split(split: str, num_classes: int, image_size: int, seed: int = 0
 
 def in_memory(split: Split, workers: int = 0, chunk: int = 1024) -> Split:
   """Decodes the whole split once (small datasets): later reads are array indexing."""
-  chunks = grain.MapDataset.range(0, split.num_examples, chunk).map(_Chunk(split.read, chunk, split.num_examples))
+  chunks = grain.MapDataset.source([np.arange(i, min(i + chunk, split.num_examples))
+                                    for i in range(0, split.num_examples, chunk)]).map(split.read)
   iterator = iterate(chunks, workers)
   try:
     parts = list(iterator)
@@ -296,14 +295,6 @@ def train_dataset(split: Split, config: ml_collections.ConfigDict, origin: int =
   order = (grain.MapDataset.range(split.num_examples).shuffle(seed=shuffle_seed(config.seed))
            .batch(config.batch_size, drop_remainder=True).repeat())
   return order[origin:].map(_Block(process_index, process_count)).map(_ReadBatch(split.read))
-
-
-class _Chunk:
-  def __init__(self, read, chunk: int, total: int):
-    self.read, self.chunk, self.total = read, chunk, total
-
-  def __call__(self, start):
-    return self.read(np.arange(start, min(start + self.chunk, self.total)))
 
 
 class _EvalBatch:
