@@ -85,6 +85,9 @@ def _errors(logits_or_probs: jax.Array, labels: jax.Array) -> tuple[jax.Array, j
   return top1_err, top5_err
 
 
+TRAIN_METRICS = ('loss', 'top1_error', 'top5_error', 'grad_norm', 'learning_rate', 'nonfinite')
+
+
 def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx: optax.GradientTransformation,
                config: ml_collections.ConfigDict):
   """One SGD step on a global batch; pure: (state, batch) -> (state, metrics)."""
@@ -128,14 +131,30 @@ def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, con
           'count': mask.sum()}
 
 
+def zero_sums() -> dict[str, jax.Array]:
+  """The running sums `summed_train_step` starts a logging window with: a zero per train metric, and
+  first_nonfinite (the first step whose loss or gradient norm was not finite; 0: none)."""
+  return {k: jnp.zeros((), jnp.int32 if k in ('nonfinite', 'first_nonfinite') else jnp.float32)
+          for k in (*TRAIN_METRICS, 'first_nonfinite')}
+
+
+def summed_train_step(state: TrainState, sums, batch, stats, **kwargs):
+  """`train_step` that adds its metrics to running sums on the device (fetched at log time, not every step): one
+  program per step, so the loop launches and waits for one thing."""
+  new_state, metrics = train_step(state, batch, stats, **kwargs)
+  first = jnp.where((sums['first_nonfinite'] == 0) & (metrics['nonfinite'] > 0), new_state.step,
+                    sums['first_nonfinite'])
+  return new_state, {k: sums[k] + metrics[k] for k in metrics} | {'first_nonfinite': first}
+
+
 def jit_steps(config: ml_collections.ConfigDict, network: parallel.Network, tx: optax.GradientTransformation,
               state_sharding) -> tuple[Callable, Callable]:
-  """`train_step` and `eval_step` jitted with the state's and batch's shardings and the config's compiler options;
-  the train step donates the state it is given."""
+  """`summed_train_step` (state, sums, batch, stats) -> (state, sums) and `eval_step` jitted with the state's and
+  batch's shardings and the config's compiler options; the train step donates the state and sums it is given."""
   batch_sharding, options = network.batch_sharding(), compiler_options(config)
-  p_train_step = jax.jit(functools.partial(train_step, network=network, tx=tx, config=config),
-                         in_shardings=(state_sharding, batch_sharding, None), out_shardings=(state_sharding, None),
-                         donate_argnums=0, compiler_options=options)
+  p_train_step = jax.jit(functools.partial(summed_train_step, network=network, tx=tx, config=config),
+                         in_shardings=(state_sharding, None, batch_sharding, None),
+                         out_shardings=(state_sharding, None), donate_argnums=(0, 1), compiler_options=options)
   p_eval_step = jax.jit(functools.partial(eval_step, network=network, config=config),
                         in_shardings=(state_sharding, batch_sharding, None), compiler_options=options)
   return p_train_step, p_eval_step
@@ -215,13 +234,13 @@ class ReportProgress(periodic_actions.ReportProgress):
       self._writer.write_scalars(step, {'train/images_per_sec': self.images_per_sec})
 
 
-def _put(batch: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
+def put_batch(batch: dict[str, np.ndarray], sharding) -> dict[str, jax.Array]:
   if sharding is None:
     return jax.tree.map(jnp.asarray, batch)
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
 
 
-def _virtual_cpu_devices() -> bool:
+def wait_each_step() -> bool:
   """Several virtual CPU devices share this host's cores. The train and eval loops then wait for each step before
   dispatching the next: programs queued behind each other starved an all-gather past XLA:CPU's 40 s rendezvous limit
   once here (2 cores, during evaluation), and two train steps in flight ran 4% slower than one. Batches are read
@@ -231,24 +250,16 @@ def _virtual_cpu_devices() -> bool:
 
 def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
   """Loss and errors over `split` (minival, or test once at the end), its batches read ahead."""
-  sums, wait = None, _virtual_cpu_devices()
+  sums, wait = None, wait_each_step()
   for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches,
                                            input_pipeline.input_workers(config, split)):
-    out = p_eval_step(state, _put(batch, batch_sharding), stats)
+    out = p_eval_step(state, put_batch(batch, batch_sharding), stats)
     if wait:
       jax.block_until_ready(out)
     sums = out if sums is None else jax.tree.map(jnp.add, sums, out)
   sums = jax.device_get(sums)
   count = sums.pop('count')
   return {k: float(v / count) for k, v in sums.items()}
-
-
-@functools.partial(jax.jit, donate_argnums=0)
-def _accumulate(sums, metrics, step):
-  """Running sums of the train metrics on the device (fetched at log time, not every step), and the first step
-  whose loss or gradient norm was not finite (0: none)."""
-  first = jnp.where((sums['first_nonfinite'] == 0) & (metrics['nonfinite'] > 0), step, sums['first_nonfinite'])
-  return {k: sums[k] + metrics[k] for k in metrics} | {'first_nonfinite': first}
 
 
 def _checkpoint_args(state, meta, batches) -> ocp.args.Composite:
@@ -372,17 +383,15 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
                                           profile_duration_ms=None, first_profile=start_step + 10,
                                           every_secs=None))
   batches, data_origin = train_batches(train_split, config, checkpoints, meta, start_step)
-  minival_metrics, sums, window, wait = {}, None, 0, _virtual_cpu_devices()
+  minival_metrics, sums, window, wait = {}, None, 0, wait_each_step()
   run_start = time.time()
   elapsed = lambda: meta['elapsed_seconds'] + time.time() - run_start
   step = start_step
   try:
     with StopSignals() as signals:
       while step < total_steps:
-        state, metrics = p_train_step(state, _put(next(batches), batch_sharding), stats)
-        if sums is None:
-          sums = jax.tree.map(jnp.zeros_like, metrics) | {'first_nonfinite': jnp.zeros_like(state.step)}
-        sums = _accumulate(sums, metrics, state.step)
+        batch = put_batch(next(batches), batch_sharding)
+        state, sums = p_train_step(state, zero_sums() if sums is None else sums, batch, stats)
         if wait:
           jax.block_until_ready(sums)
         step, window = step + 1, window + 1
@@ -404,7 +413,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
           if fetched['nonfinite']:
             logging.warning('%d non-finite step(s) skipped in the last %d', int(fetched['nonfinite']), window)
           skipped += int(fetched['nonfinite'])
-          scalars = {f'train/{k}': float(fetched[k]) / window for k in metrics if k != 'nonfinite'}
+          scalars = {f'train/{k}': float(fetched[k]) / window for k in TRAIN_METRICS if k != 'nonfinite'}
           writer.write_scalars(step, scalars | {'train/epoch': step / steps_per_epoch})
           sums, window, fetched = None, 0, {'nonfinite': 0}
         if do_eval:

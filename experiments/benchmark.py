@@ -6,8 +6,10 @@
 `--net=imagenet` times the paper's net on synthetic 227x227x3 images (1000 classes); `--net=default` the default
 config's small net on 28x28x1 images (10 classes). `--lrn=paper,none` adds every row without LRN (suffix `_nolrn`), so
 the ratios separate convolution speed from LRN speed. Every net is timed for the full step: forward, backward and the
-SGD-momentum update. Compile and warm-up are excluded; each net runs `--reps` repetitions of `--steps` steps; the table
-shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per
+SGD-momentum update; a JAX row runs the training loop's own jitted step (metric sums included) and launches it as the
+loop does (on CPU with several virtual devices, waiting for each step: `train.wait_each_step`). Compile and warm-up are
+excluded; the rows take turns, each running `--reps` repetitions of `--steps` steps, so drift in the machine's speed
+hits every row alike; the table shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per
 image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM timed in the same run. PyTorch rows appear when
 torch is installed (`pip install torch==2.13.0` for the CPU wheel).
 """
@@ -65,25 +67,36 @@ def net_configs(net: str):
   return default.get_config(), fused
 
 
-def time_steps(step_fn, steps: int, reps: int, sync) -> list[float]:
-  """Seconds per step for each repetition, after two warm-up calls (compile, first-touch allocations)."""
-  for _ in range(2):
-    sync(step_fn())
-  times = []
+def time_rows(runners: dict, steps: int, reps: int) -> dict[str, list[float]]:
+  """Seconds per step of each runner (name -> (step_fn, sync)), one value per repetition, after two warm-up calls
+  each (compile, first-touch allocations). The rows take turns: repetition r of every row runs before repetition
+  r + 1 of any, so a machine whose speed drifts during the run (shared cores, clock changes) slows every row alike
+  and the ratios between rows stay fair."""
+  for step_fn, sync in runners.values():
+    for _ in range(2):
+      sync(step_fn())
+  times = {name: [] for name in runners}
   for _ in range(reps):
-    start = time.perf_counter()
-    for _ in range(steps):
-      out = step_fn()
-    sync(out)
-    times.append((time.perf_counter() - start) / steps)
+    for name, (step_fn, sync) in runners.items():
+      start = time.perf_counter()
+      for _ in range(steps):
+        out = step_fn()
+      sync(out)
+      times[name].append((time.perf_counter() - start) / steps)
   return times
+
+
+def time_steps(step_fn, steps: int, reps: int, sync) -> list[float]:
+  """Seconds per step of one step function, one value per repetition (`time_rows` for one row)."""
+  return time_rows({'': (step_fn, sync)}, steps, reps)['']
 
 
 # ------------------------------------------------------------------------------------------------------------- JAX
 
-def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
-  """Seconds per training step (forward, backward, update; augmentation included) for `config` on a synthetic
-  batch of `config.batch_size` uint8 images of `image_shape`, one value per repetition."""
+def train_step_runner(config, image_shape):
+  """(step_fn, sync) running the training loop's own program for `config` (forward, backward, update, metric sums;
+  augmentation included) on a synthetic batch of `config.batch_size` uint8 images of `image_shape`, launched as the
+  loop launches it (waiting for each step where the loop waits, `train.wait_each_step`)."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
@@ -96,17 +109,26 @@ def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
   stored = tuple(image_shape)  # stored at the crop size: crops (or pad-and-crops) of the whole image.
   host_batch = {'image': rng.integers(0, 256, (config.batch_size, *stored), dtype=np.uint8),
                 'label': rng.integers(0, config.num_classes, config.batch_size).astype(np.int32)}
-  batch = train._put(host_batch, network.batch_sharding())  # pylint: disable=protected-access
+  batch = train.put_batch(host_batch, network.batch_sharding())
   channels = image_shape[-1]
   stats = {'mean_image': jnp.zeros(stored), 'channel_mean': jnp.zeros(channels), 'eigvals': jnp.ones(channels),
            'eigvecs': jnp.eye(channels)}
-  holder = {'state': state}
+  holder = {'state': state, 'sums': train.zero_sums()}
+  wait = train.wait_each_step()
 
   def run():
-    holder['state'], metrics = step(holder['state'], batch, stats)
-    return metrics['loss']
+    holder['state'], holder['sums'] = step(holder['state'], holder['sums'], batch, stats)
+    if wait:
+      jax.block_until_ready(holder['sums'])
+    return holder['sums']
 
-  return time_steps(run, steps, reps, jax.block_until_ready)
+  return run, jax.block_until_ready
+
+
+def time_train_step(config, image_shape, steps: int, reps: int) -> list[float]:
+  """Seconds per training step of `config` (`train_step_runner`), one value per repetition."""
+  step_fn, sync = train_step_runner(config, image_shape)
+  return time_steps(step_fn, steps, reps, sync)
 
 
 def jax_configs(args) -> dict:
@@ -131,14 +153,10 @@ def jax_configs(args) -> dict:
   return configs
 
 
-def jax_rows(args, configs: dict, wanted, macs_by_name: dict):
-  rows = []
-  for name, config in configs.items():
-    if wanted and name not in wanted:
-      continue
-    times = time_train_step(config, (args.image_size, args.image_size, args.channels), args.steps, args.reps)
-    rows.append(dict(name=name, framework='jax', macs_per_image=macs_by_name[name], times=times))
-  return rows
+def jax_runners(args, configs: dict, wanted) -> dict:
+  image_shape = (args.image_size, args.image_size, args.channels)
+  return {name: train_step_runner(config, image_shape) for name, config in configs.items()
+          if not wanted or name in wanted}
 
 
 def gemm_peak(dtype: str, n: int = 4096) -> float:
@@ -153,13 +171,14 @@ def gemm_peak(dtype: str, n: int = 4096) -> float:
 
 # --------------------------------------------------------------------------------------------------------- PyTorch
 
-def torch_rows(args, wanted, macs_by_name):
+def torch_runners(args, wanted, twins: dict) -> dict:
+  """PyTorch rows (name -> (step_fn, sync)); `twins` gets each row's JAX twin (whose work it does)."""
   try:
     import torch  # pylint: disable=g-import-not-at-top
     from torch import nn  # pylint: disable=g-import-not-at-top
   except ImportError:
     print('torch is not installed: PyTorch rows skipped (pip install torch==2.13.0)', file=sys.stderr)
-    return []
+    return {}
   from alexnet import model as model_lib  # pylint: disable=g-import-not-at-top
   torch.set_num_threads(os.cpu_count())
   device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -185,7 +204,7 @@ def torch_rows(args, wanted, macs_by_name):
     return nn.Sequential(convs, nn.Dropout(0.5), nn.Linear(flat, f6), nn.ReLU(), nn.Dropout(0.5),
                          nn.Linear(f6, f7), nn.ReLU(), nn.Linear(f7, args.num_classes))
 
-  def time_torch(model, channels_last: bool) -> list[float]:
+  def torch_runner(model, channels_last: bool):
     model = model.to(device)
     images = torch.randn(args.batch, args.channels, args.image_size, args.image_size, device=device)
     if channels_last:
@@ -203,10 +222,10 @@ def torch_rows(args, wanted, macs_by_name):
       optimizer.step()
       return loss
 
-    return time_steps(run, args.steps, args.reps, sync=sync)
+    return run, sync
 
   two_towers, fused = net_configs(args.net)
-  rows = []
+  runners = {}
   for lrn in args.lrn:
     suffix = LRN_SUFFIX[lrn]
     for name, config, groups, channels_last, twin in (
@@ -214,9 +233,9 @@ def torch_rows(args, wanted, macs_by_name):
         ('torch_fused_channels_last' + suffix, fused, 1, True, 'jax_fused' + suffix)):
       if wanted and name not in wanted:
         continue
-      rows.append(dict(name=name, framework='torch', macs_per_image=macs_by_name.get(twin),
-                       times=time_torch(alexnet(config, groups, lrn == 'paper'), channels_last)))
-  return rows
+      runners[name] = torch_runner(alexnet(config, groups, lrn == 'paper'), channels_last)
+      twins[name] = twin
+  return runners
 
 
 # ----------------------------------------------------------------------------------------------------------- report
@@ -239,16 +258,18 @@ def main(argv=None):
   configs = jax_configs(args)
   # Multiply-accumulates per image of every JAX net; a PyTorch row counts its JAX twin's.
   macs = {name: sum(r['macs'] for r in summary.layer_rows(config)) for name, config in configs.items()}
-  rows = jax_rows(args, configs, wanted, macs) + torch_rows(args, wanted, macs)
+  twins = {name: name for name in configs}
+  runners = jax_runners(args, configs, wanted) | torch_runners(args, wanted, twins)
+  times = time_rows(runners, args.steps, args.reps)
 
   results = []
-  for r in rows:
-    median, best = statistics.median(r['times']), min(r['times'])
+  for name, step_seconds in times.items():
+    median, best = statistics.median(step_seconds), min(step_seconds)
     img_per_sec = args.batch / median
-    gflops = 6 * r['macs_per_image'] * img_per_sec / 1e9
-    results.append(dict(name=r['name'], framework=r['framework'], img_per_sec=img_per_sec,
+    gflops = 6 * macs[twins[name]] * img_per_sec / 1e9
+    results.append(dict(name=name, framework=name.split('_')[0], img_per_sec=img_per_sec,
                         best_img_per_sec=args.batch / best, gflops=gflops, pct_of_peak=100 * gflops / peak,
-                        step_seconds=r['times']))
+                        step_seconds=step_seconds))
   by_name = {r['name']: r['img_per_sec'] for r in results}
   ratio = lambda a, b: by_name[a] / by_name[b] if a in by_name and b in by_name else None
   ratios = {}

@@ -16,6 +16,17 @@ def run(*args, timeout=600):
   return result.stdout
 
 
+def test_benchmark_rows_take_turns():
+  """Two warm-up calls per row, then repetition r of every row before repetition r + 1 of any."""
+  from experiments import benchmark  # pylint: disable=g-import-not-at-top
+  calls, synced = [], []
+  runner = lambda name: (lambda: calls.append(name) or name, synced.append)
+  times = benchmark.time_rows({'a': runner('a'), 'b': runner('b')}, steps=2, reps=3)
+  assert calls == ['a', 'a', 'b', 'b'] + ['a', 'a', 'b', 'b'] * 3
+  assert synced == ['a', 'a', 'b', 'b'] + ['a', 'b'] * 3  # each repetition waits for its last step.
+  assert {k: len(v) for k, v in times.items()} == {'a': 3, 'b': 3} and min(times['a'] + times['b']) > 0
+
+
 @pytest.mark.slow
 def test_benchmark_writes_the_promised_json(tmp_path):
   path = tmp_path / 'bench.json'

@@ -1,4 +1,5 @@
 """The paper's update rule, the plateau schedule, the CLI end to end, and exact resume."""
+import functools
 import json
 import os
 import subprocess
@@ -186,6 +187,39 @@ def test_cpu_conv_library_sets_the_compiler_option():
   config.cpu_conv_library = 'onednn'
   with pytest.raises(validation.ConfigError, match='cpu_conv_library must be one of'):
     validation.validate(config, num_devices=2)
+
+
+def test_the_summed_step_is_the_train_step_plus_running_sums():
+  """The loop's one program per step (`summed_train_step`): the same new state as `train_step`, bit for bit, and
+  sums that are the per-step metrics added up; first_nonfinite names the first poisoned step (1-based)."""
+  config = smoke_config.get_config()
+  config.debug_nonfinite_step, config.nonfinite, config.parallelism = 1, 'skip', 'single'
+  network = train.build_network(config)
+  tx = optim.make_optimizer(config, steps_per_epoch=10)
+  image_shape = (config.image_size, config.image_size, 1)
+  state, state_sharding = train.init_state(config, network, tx, image_shape)
+  summed, _ = train.jit_steps(config, network, tx, state_sharding)
+  plain = jax.jit(functools.partial(train.train_step, network=network, tx=tx, config=config),
+                  compiler_options=train.compiler_options(config))
+  rng = np.random.default_rng(0)
+  stats = {'mean_image': jnp.zeros(image_shape), 'channel_mean': jnp.zeros(1), 'eigvals': jnp.ones(1),
+           'eigvecs': jnp.eye(1)}
+  plain_state, sums, metrics = jax.device_get(state), train.zero_sums(), []
+  for _ in range(3):
+    batch = {'image': rng.integers(0, 256, (config.batch_size, *image_shape), dtype=np.uint8),
+             'label': rng.integers(0, config.num_classes, config.batch_size).astype(np.int32)}
+    plain_state, m = plain(plain_state, batch, stats)
+    metrics.append(jax.device_get(m))
+    state, sums = summed(state, sums, train.put_batch(batch, network.batch_sharding()), stats)
+  for a, b in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(plain_state))):
+    np.testing.assert_array_equal(a, b)
+  sums = jax.device_get(sums)
+  assert set(sums) == set(train.TRAIN_METRICS) | {'first_nonfinite'}
+  assert sums['nonfinite'] == 1 and sums['first_nonfinite'] == 2
+  finite = [m for m in metrics if not m['nonfinite']]
+  for k in ('top1_error', 'top5_error', 'learning_rate'):
+    assert sums[k] == pytest.approx(sum(float(m[k]) for m in metrics), rel=1e-6)
+  assert np.isnan(sums['loss']) and len(finite) == 2
 
 
 def test_a_nonfinite_step_stops_the_run_and_the_last_good_checkpoint_survives(tmp_path):
