@@ -9,9 +9,9 @@ the ratios separate convolution speed from LRN speed. Every net is timed for the
 SGD-momentum update; a JAX row runs the training loop's own jitted step (metric sums included) and launches it as the
 loop does (on CPU with several virtual devices, waiting for each step: `train.wait_each_step`). Compile and warm-up are
 excluded; the rows take turns, each running `--reps` repetitions of `--steps` steps, so drift in the machine's speed
-hits every row alike; the table shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per
-image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM timed in the same run. PyTorch rows appear when
-torch is installed (`pip install torch==2.13.0` for the CPU wheel).
+hits every row alike; the table shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward
+multiply-accumulates (alexnet.summary) per image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM
+timed in the same run. PyTorch rows appear when torch is installed (`pip install torch==2.13.0` for the CPU wheel).
 """
 from __future__ import annotations
 

@@ -117,3 +117,16 @@ def test_kernels_cli_gives_a_colour_specificity_per_tower_on_colour_data(tmp_pat
   values = [float(v.split(': ')[-1]) for v in line.split(', ')]
   assert len(values) == 2 and all(0.0 < v < 1.5 for v in values)
   assert (workdir / 'kernels.png').read_bytes()[:4] == b'\x89PNG'
+
+
+@pytest.mark.slow
+def test_loop_rate_times_the_loop_between_two_step_timings(tmp_path):
+  path = tmp_path / 'loop.json'
+  out = run('experiments.loop_rate', '--config=configs/smoke.py', '--steps=30', '--log_every=10', '--step_timing=1',
+            f'--json={path}')
+  report = json.loads(path.read_text())
+  assert len(report['loop_windows']) == 3  # windows at steps 10, 20, 30; the first (compilation) is left out.
+  assert report['loop_img_per_sec'] == pytest.approx(float(np.median(report['loop_windows'][1:])))
+  mean_step = (report['step_img_per_sec_before'] + report['step_img_per_sec_after']) / 2
+  assert report['loop_vs_step'] == pytest.approx(report['loop_img_per_sec'] / mean_step)
+  assert report['peak_gflops'] > 0 and 'loop / step' in out
