@@ -233,6 +233,15 @@ def input_workers(config: ml_collections.ConfigDict, split: Split | None = None)
   return len(os.sched_getaffinity(0)) if config.input_workers < 0 else config.input_workers
 
 
+GREY_DATASETS = ('fashion_mnist', 'mnist', 'synthetic')
+
+
+def model_image_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+  """(H, W, C) of the images the net sees under this config, known without opening the data: one channel for
+  GREY_DATASETS, three (RGB) otherwise."""
+  return (config.image_size, config.image_size, 1 if config.dataset in GREY_DATASETS else 3)
+
+
 def open_split(config: ml_collections.ConfigDict, split: str) -> Split:
   dataset = config.dataset
   if dataset == 'synthetic':
@@ -252,7 +261,7 @@ def iterate(dataset: grain.MapDataset, workers: int, buffer: int = 2) -> grain.D
   read_options = grain.ReadOptions(num_threads=2 if workers == 0 else 1, prefetch_buffer_size=buffer)
   iter_dataset = dataset.to_iter_dataset(read_options)
   if workers > 0:
-    if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; as a library (tests, notebooks) use defaults.
+    if not flags.FLAGS.is_parsed():  # grain's workers read its absl flags; as a library (tests, notebooks): defaults.
       flags.FLAGS.mark_as_parsed()
     iter_dataset = iter_dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
                                                                           per_worker_buffer_size=buffer))

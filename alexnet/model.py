@@ -97,23 +97,69 @@ def _explicit_padding(padding: str, window: int, stride: int, sizes) -> list[tup
 
 
 def max_pool(x: Array, window: int, stride: int, padding: str, cpu_form: bool = True) -> Array:
-  """Max pooling over H, W (NHWC); `cpu_form`: as the maximum of window^2 strided slices, else flax's reduce_window.
+  """Max pooling over H, W (NHWC); `cpu_form`: strided slices with a hand-written gradient, else flax's reduce_window.
 
-  Same values as nn.max_pool; on XLA:CPU forward + backward is 4-6x faster than reduce_window, whose gradient
-  (select-and-scatter) is slow there. Where several inputs tie for the maximum, the gradient is shared among them
-  instead of going to one; after a ReLU, ties are at zero, where the ReLU passes no gradient anyway.
+  Same values and gradients as nn.max_pool: the gradient of each window goes to its first maximum in row-major order,
+  as select-and-scatter gives it. On XLA:CPU, ReLU + pooling's gradient on the default net's 128x28x28x32 maps takes
+  5 ms this way, 21 ms as JAX's derivative of the slices' maxima and 70 ms as reduce_window's select-and-scatter
+  (README, Train-step speed).
   """
   if padding not in ('VALID', 'SAME'):
     raise ValueError(f"pool padding must be 'VALID' or 'SAME', got {padding!r}")
   if not cpu_form:
     return nn.max_pool(x, (window, window), (stride, stride), padding)
+  return _max_pool(x, window, stride, padding)
+
+
+def _pool_input(x: Array, window: int, stride: int, padding: str) -> tuple[Array, tuple[int, int]]:
+  """x padded with -inf as the padding asks, and the pooled (height, width)."""
   pad_h, pad_w = _explicit_padding(padding, window, stride, x.shape[1:3])
-  out_h, out_w = [(n + sum(p) - window) // stride + 1 for n, p in zip(x.shape[1:3], (pad_h, pad_w))]
   if pad_h != (0, 0) or pad_w != (0, 0):
     x = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)), constant_values=-jnp.inf)
-  rows = [x[:, i:i + stride * (out_h - 1) + 1:stride] for i in range(window)]
-  rows = functools.reduce(jnp.maximum, rows)
-  return functools.reduce(jnp.maximum, [rows[:, :, j:j + stride * (out_w - 1) + 1:stride] for j in range(window)])
+  return x, ((x.shape[1] - window) // stride + 1, (x.shape[2] - window) // stride + 1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _max_pool(x: Array, window: int, stride: int, padding: str) -> Array:
+  return _max_pool_fwd(x, window, stride, padding)[0]
+
+
+def _max_pool_fwd(x, window, stride, padding):
+  padded, (out_h, out_w) = _pool_input(x, window, stride, padding)
+  rows = functools.reduce(jnp.maximum, [padded[:, i:i + stride * (out_h - 1) + 1:stride] for i in range(window)])
+  y = functools.reduce(jnp.maximum, [rows[:, :, j:j + stride * (out_w - 1) + 1:stride] for j in range(window)])
+  return y, (x, y)
+
+
+def _max_pool_bwd(window, stride, padding, residuals, g):
+  # Window offset (i, j) of output (r, c) read input (stride*r + i, stride*c + j): it hands g there when that input is
+  # the window's first maximum. Inputs are grouped by phase (row % stride, column % stride); offset (i, j) lands in
+  # phase (i % stride, j % stride) shifted by (i // stride, j // stride) outputs, so each phase's gradient is a sum of
+  # output-sized arrays, and one interleaving writes the whole input gradient (no scatter).
+  x, y = residuals
+  padded, (out_h, out_w) = _pool_input(x, window, stride, padding)
+  n, height, width, channels = padded.shape
+  rows, cols = -(-height // stride), -(-width // stride)
+  zero = jnp.zeros((), g.dtype)
+  taken = jnp.zeros(y.shape, bool)
+  phases = {}
+  for i in range(window):
+    for j in range(window):
+      first = (padded[:, i:i + stride * (out_h - 1) + 1:stride, j:j + stride * (out_w - 1) + 1:stride] == y) & ~taken
+      taken = taken | first
+      di, dj = i // stride, j // stride
+      part = jnp.pad(jnp.where(first, g, zero), ((0, 0), (di, rows - out_h - di), (dj, cols - out_w - dj), (0, 0)))
+      key = (i % stride, j % stride)
+      phases[key] = phases[key] + part if key in phases else part
+  empty = jnp.zeros((n, rows, cols, channels), g.dtype)  # phases no window reads (window < stride).
+  grid = jnp.stack([jnp.stack([phases.get((p, q), empty) for q in range(stride)], axis=3) for p in range(stride)],
+                   axis=2)  # [n, rows, row phase, cols, column phase, channels]
+  grad = grid.reshape(n, rows * stride, cols * stride, channels)
+  pad_h, pad_w = _explicit_padding(padding, window, stride, x.shape[1:3])
+  return (grad[:, pad_h[0]:height - pad_h[1], pad_w[0]:width - pad_w[1]],)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def dropout(x: Array, keep_mask: Array | None, rate: float) -> Array:

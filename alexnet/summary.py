@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
+from alexnet import input_pipeline
 from alexnet import model as model_lib
 from alexnet import parallel
 
@@ -31,8 +32,7 @@ LAYER_ORDER = ('conv1', 'norm1', 'pool1', 'conv2', 'norm2', 'pool2', 'conv3', 'c
 def layer_rows(config) -> list[dict]:
   tower, head = model_lib.from_config(config)
   network = parallel.Network(tower, head, config.dropout_rate)
-  channels = 1 if config.dataset in ('fashion_mnist', 'mnist', 'synthetic') else 3
-  image = jax.ShapeDtypeStruct((1, config.image_size, config.image_size, channels), jnp.float32)
+  image = jax.ShapeDtypeStruct((1, *input_pipeline.model_image_shape(config)), jnp.float32)
   variables = jax.eval_shape(lambda: network.init(jax.random.key(0), image.shape[1:]))
   _, intermediates = jax.eval_shape(network.intermediates, variables, image)
   outputs = intermediates[0]

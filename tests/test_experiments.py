@@ -47,14 +47,14 @@ def test_benchmark_writes_the_promised_json(tmp_path):
 def test_benchmark_times_the_default_net_with_and_without_lrn(tmp_path):
   path = tmp_path / 'bench.json'
   run('experiments.benchmark', '--net=default', '--lrn=paper,none', '--batch=8', '--steps=1', '--reps=1',
-      '--only=jax_split_mesh,jax_split_single,jax_split_mesh_nolrn,jax_split_single_nolrn', f'--json={path}')
+      '--only=jax_split_mesh,jax_split_single_nolrn', f'--json={path}')
   report = json.loads(path.read_text())
   assert report['net'] == 'default' and report['image_size'] == 28
   names = [r['name'] for r in report['results']]
-  assert names == ['jax_split_mesh', 'jax_split_single', 'jax_split_mesh_nolrn', 'jax_split_single_nolrn']
+  assert names == ['jax_split_mesh', 'jax_split_single_nolrn']
   gflops = {r['name']: r['gflops'] / r['img_per_sec'] for r in report['results']}
-  assert gflops['jax_split_mesh'] == pytest.approx(gflops['jax_split_mesh_nolrn'])  # LRN adds no MACs.
-  assert report['ratios']['mesh_vs_single'] > 0 and report['ratios']['mesh_vs_single_nolrn'] > 0
+  assert gflops['jax_split_mesh'] == pytest.approx(gflops['jax_split_single_nolrn'])  # LRN adds no MACs.
+  assert report['ratios']['mesh_vs_single'] is None  # a ratio needs both of its rows.
 
 
 @pytest.mark.slow

@@ -105,7 +105,8 @@ def test_pca_noise_statistics():
 
 def indexed_split(n):
   """A split whose labels are the examples' own indices."""
-  return ip._array_split('toy:train', np.zeros((n, 2, 2, 1), np.uint8), np.arange(n, dtype=np.int32))  # pylint: disable=protected-access
+  images, labels = np.zeros((n, 2, 2, 1), np.uint8), np.arange(n, dtype=np.int32)
+  return ip._array_split('toy:train', images, labels)  # pylint: disable=protected-access
 
 
 def order(split, config, steps, **kwargs):

@@ -171,11 +171,19 @@ def test_bad_widths_and_meshes_raise_clear_errors():
     ((2, 55, 55, 3), 3, 2, 'VALID'), ((2, 28, 28, 3), 3, 2, 'SAME'), ((2, 13, 13, 2), 3, 2, 'VALID'),
     ((2, 27, 27, 2), 2, 2, 'VALID'), ((2, 7, 7, 2), 3, 2, 'SAME')])
 def test_max_pool_matches_flax(shape, window, stride, padding):
+  """Values, and gradients even where a window's maximum is tied (rounded inputs): the first maximum in row-major
+  order takes the window's gradient, as nn.max_pool's select-and-scatter gives it."""
   import flax.linen as nn
   x = jax.random.normal(jax.random.key(0), shape)
   expected = nn.max_pool(x, (window, window), (stride, stride), padding=padding)
   np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding), expected)
   np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding, cpu_form=False), expected)
+  g = jax.random.normal(jax.random.key(1), expected.shape)
+  flax_grad = lambda x: jax.vjp(lambda x: nn.max_pool(x, (window, window), (stride, stride), padding), x)[1](g)[0]
+  cpu_grad = lambda x: jax.vjp(lambda x: model_lib.max_pool(x, window, stride, padding), x)[1](g)[0]
+  for inputs in (x, jnp.round(x * 2), jax.nn.relu(x)):
+    assert float(jnp.sum(inputs == jnp.roll(inputs, 1, axis=2))) > 0 or inputs is x  # ties where they are meant.
+    np.testing.assert_allclose(cpu_grad(inputs), flax_grad(inputs), rtol=1e-6, atol=1e-6)
 
 
 def test_the_cpu_and_generic_kernels_compute_the_same_net():
