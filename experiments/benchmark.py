@@ -44,7 +44,11 @@ def parse_args(argv):
                       help="override the configs' kernels (pooling and LRN forms; 'auto' picks by backend)")
   parser.add_argument('--only', default='', help='comma-separated subset of row names')
   parser.add_argument('--json', default='', help='write the results here')
+  parser.add_argument('--gemm_size', type=int, default=4096,
+                      help='side of the square matmul timed for the GEMM peak (4096 in every published table)')
   args = parser.parse_args(argv)
+  if args.gemm_size < 1:
+    parser.error(f'--gemm_size must be >= 1, got {args.gemm_size}')
   args.lrn = [v for v in args.lrn.split(',') if v]
   if not args.lrn or any(v not in LRN_SUFFIX for v in args.lrn):
     parser.error(f'--lrn takes a comma-separated subset of {tuple(LRN_SUFFIX)}')
@@ -253,7 +257,7 @@ def main(argv=None):
   import jax  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_num_cpu_devices', 2)
   wanted = {w for w in args.only.split(',') if w}
-  peak = gemm_peak(args.dtype)
+  peak = gemm_peak(args.dtype, args.gemm_size)
   from alexnet import summary  # pylint: disable=g-import-not-at-top
   configs = jax_configs(args)
   # Multiply-accumulates per image of every JAX net; a PyTorch row counts its JAX twin's.
@@ -282,7 +286,8 @@ def main(argv=None):
                 device=str(jax.devices()[0].device_kind), net=args.net, lrn=args.lrn, batch=args.batch,
                 dtype=args.dtype,
                 cpu_conv_library=args.cpu_conv_library or 'config', kernels=args.kernels or 'config',
-                image_size=args.image_size, peak_gflops=peak, results=results, ratios=ratios)
+                image_size=args.image_size, peak_gflops=peak, gemm_size=args.gemm_size, results=results,
+                ratios=ratios)
 
   print(f"\n{report['date']}  {report['machine']}  {report['device']}  net {args.net}  batch {args.batch}  "
         f"{args.dtype}  GEMM peak {peak:.0f} GFLOP/s")

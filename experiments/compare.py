@@ -35,6 +35,8 @@ flags.DEFINE_integer('jobs', 1, 'Runs at once (experiments.sweep --jobs).')
 flags.DEFINE_integer('seeds', 0, "Only the sweep's first N seeds (experiments.sweep --seeds); 0: all.")
 flags.DEFINE_integer('timing_steps', 20, 'Timed training steps per repetition, per net.')
 flags.DEFINE_integer('timing_reps', 3, 'Timing repetitions per net (median and best are reported).')
+flags.DEFINE_integer('gemm_size', 4096,
+                     'Side of the square f32 matmul timed for the GEMM peak (4096 in every published table).')
 
 
 def structure(config) -> dict:
@@ -131,7 +133,7 @@ def main(argv):
   nets = {}
   for run in runs:
     nets.setdefault(run.point, run.config)
-  peak = benchmark.gemm_peak('float32')
+  peak = benchmark.gemm_peak('float32', f.gemm_size)
   timing_rows = timings(nets, f.timing_steps, f.timing_reps)
   cpu = f'{benchmark.cpu_model()}, {os.cpu_count()} cores, {jax.devices()[0].platform}'
   command = 'python -m experiments.compare ' + ' '.join(sys.argv[1:])

@@ -30,6 +30,8 @@ def parse_args(argv):
   parser.add_argument('--step_timing', type=int, default=25, help='steps per repetition of each step timing (5 reps)')
   parser.add_argument('--data_dir', default=os.path.expanduser('~/tensorflow_datasets'))
   parser.add_argument('--json', default='')
+  parser.add_argument('--gemm_size', type=int, default=4096,
+                      help='side of the square f32 matmul timed for the GEMM peak (4096 in every published table)')
   args = parser.parse_args(argv)
   if args.steps < 3 * args.log_every:
     parser.error('--steps must hold at least three --log_every windows (the first is left out)')
@@ -76,7 +78,7 @@ def main(argv=None):
 
   loop = statistics.median(windows[1:])
   report = dict(date=time.strftime('%Y-%m-%d'), machine=f'{benchmark.cpu_model()}, {os.cpu_count()} cores',
-                peak_gflops=benchmark.gemm_peak('float32'), config=args.config, steps=args.steps,
+                peak_gflops=benchmark.gemm_peak('float32', args.gemm_size), config=args.config, steps=args.steps,
                 step_img_per_sec_before=before, step_img_per_sec_after=after, loop_img_per_sec=loop,
                 loop_windows=windows, loop_wall_seconds=wall, loop_vs_step=loop / ((before + after) / 2))
   print(f"\n{report['date']}  {report['machine']}  GEMM peak {report['peak_gflops']:.0f} GFLOP/s  {args.config}")

@@ -31,7 +31,7 @@ def test_benchmark_rows_take_turns():
 def test_benchmark_writes_the_promised_json(tmp_path):
   path = tmp_path / 'bench.json'
   out = run('experiments.benchmark', '--batch=4', '--image_size=67', '--num_classes=10', '--steps=1', '--reps=2',
-            '--only=jax_split_mesh,jax_split_single,jax_fused', f'--json={path}')
+            '--only=jax_split_mesh,jax_split_single,jax_fused', '--gemm_size=512', f'--json={path}')
   report = json.loads(path.read_text())
   assert report['peak_gflops'] > 0
   names = [r['name'] for r in report['results']]
@@ -47,7 +47,7 @@ def test_benchmark_writes_the_promised_json(tmp_path):
 def test_benchmark_times_the_default_net_with_and_without_lrn(tmp_path):
   path = tmp_path / 'bench.json'
   run('experiments.benchmark', '--net=default', '--lrn=paper,none', '--batch=8', '--steps=1', '--reps=1',
-      '--only=jax_split_mesh,jax_split_single_nolrn', f'--json={path}')
+      '--only=jax_split_mesh,jax_split_single_nolrn', '--gemm_size=512', f'--json={path}')
   report = json.loads(path.read_text())
   assert report['net'] == 'default' and report['image_size'] == 28
   names = [r['name'] for r in report['results']]
@@ -76,7 +76,7 @@ def test_plot_run_draws_curves_and_conv1_kernels_per_tower(tmp_path):
 @pytest.mark.slow
 def test_compare_writes_the_split_vs_fused_report(tmp_path):
   run('experiments.compare', f'--workdir={tmp_path}', '--base=configs/smoke.py', '--jobs=2', '--seeds=1',
-      '--timing_steps=2', '--timing_reps=1')
+      '--timing_steps=2', '--timing_reps=1', '--gemm_size=512')
   report = (tmp_path / 'report.md').read_text()
   # Structure of the smoke nets, from alexnet.summary: parameters, MACs, bytes exchanged per image.
   assert '| two towers | 2 | 8,140 | 220,288 | 1,408 |' in report
@@ -123,7 +123,7 @@ def test_kernels_cli_gives_a_colour_specificity_per_tower_on_colour_data(tmp_pat
 def test_loop_rate_times_the_loop_between_two_step_timings(tmp_path):
   path = tmp_path / 'loop.json'
   out = run('experiments.loop_rate', '--config=configs/smoke.py', '--steps=30', '--log_every=10', '--step_timing=1',
-            f'--json={path}')
+            '--gemm_size=512', f'--json={path}')
   report = json.loads(path.read_text())
   assert len(report['loop_windows']) == 3  # windows at steps 10, 20, 30; the first (compilation) is left out.
   assert report['loop_img_per_sec'] == pytest.approx(float(np.median(report['loop_windows'][1:])))
