@@ -7,7 +7,7 @@ DATA_DIR ?= $(HOME)/tensorflow_datasets
 WORKDIR ?= runs/default
 ARGS ?=
 JOBS ?= 2
-ABLATIONS := towers lrn pooling dropout augmentation init activation
+ABLATIONS := towers lrn init pooling dropout augmentation
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -33,18 +33,23 @@ test: $(VENV)/.installed
 test-all: $(VENV)/.installed data
 	$(PY) -m pytest -q tests
 
-# The paper's ablations on the default net, 3 seeds each, in one queue: runs/ablations/<question>/results.md.
+# The ablation study on configs/proxy.py (the paper's numeric regime), each question's design in its sweep file, in
+# one queue: runs/ablations/<question>/results.{csv,md}, then the study's table, runs/ablations/study.md.
 ablations: data
-	$(PY) -m experiments.sweep --sweep=$(ABLATION_FILES) --workdir=runs/ablations --jobs=$(JOBS) $(ARGS)
+	$(PY) -m experiments.sweep --sweep=$(ABLATION_FILES) --workdir=runs/ablations --schedule=full --jobs=$(JOBS) $(ARGS)
+	$(PY) -m experiments.study --results=runs/ablations --out=runs/ablations/study.md
 
 # Split vs fused: runs/compare/report.md (reuses the towers runs of `make ablations` when they exist).
 compare: data
-	$(PY) -m experiments.compare --workdir=runs/compare --runs_dir=runs/ablations/runs --jobs=$(JOBS) $(ARGS)
+	$(PY) -m experiments.compare --workdir=runs/compare --runs_dir=runs/ablations/runs --schedule=full --jobs=$(JOBS) $(ARGS)
 
-# Copies the tables and plots of `make ablations` and `make compare` into docs/ (runs/ is not committed).
-publish:
-	for s in $(ABLATIONS); do mkdir -p docs/ablations/$$s && cp runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; done
-	mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/
+# Copies every finished question's rows, table and plots into docs/ (runs/ is not committed) and rebuilds the study's
+# table from the committed rows; then the split-vs-fused report, if `make compare` made one.
+publish: $(VENV)/.installed
+	for s in $(ABLATIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
+	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
+	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
+	if [ -f runs/compare/report.md ]; then mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/; fi
 
 summary: $(VENV)/.installed
 	$(PY) -m alexnet.summary --config=configs/imagenet.py

@@ -124,6 +124,14 @@ class _FolderRead:
             np.asarray([self.files[int(i)][1] for i in indices], np.int32))
 
 
+def folder_classes(root: str, split: str) -> tuple[str, list[str]]:
+  """(the folder a split of `root` reads, its class names in label order: the sorted sub-folder names)."""
+  base = os.path.join(root, split) if os.path.isdir(os.path.join(root, split)) else root
+  if not os.path.isdir(base):
+    raise DataNotFoundError(f'Image folder {base!r} does not exist (expected {root}/<split>/<class>/<image>).')
+  return base, sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d)))
+
+
 def _folder_split(root: str, split: str, resize_size: int, unreadable: str = 'error') -> Split:
   """A folder of class sub-folders, `root/<split>/<class>/<image>` (or `root/<class>/...` for every split).
 
@@ -131,10 +139,7 @@ def _folder_split(root: str, split: str, resize_size: int, unreadable: str = 'er
   unreadable='skip' is left out and counted in a warning. A file that opens but fails to decode later raises
   DataError naming it."""
   from PIL import Image  # pylint: disable=g-import-not-at-top
-  base = os.path.join(root, split) if os.path.isdir(os.path.join(root, split)) else root
-  if not os.path.isdir(base):
-    raise DataNotFoundError(f'Image folder {base!r} does not exist (expected {root}/<split>/<class>/<image>).')
-  classes = sorted(d for d in os.listdir(base) if os.path.isdir(os.path.join(base, d)))
+  base, classes = folder_classes(root, split)
   files = [(os.path.join(base, c, f), label) for label, c in enumerate(classes)
            for f in sorted(os.listdir(os.path.join(base, c)))]
   if not files:

@@ -13,6 +13,7 @@ parallel.py for how towers map onto a mesh or one device). num_towers=1 is the f
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -26,7 +27,13 @@ Variables = Any
 # ReLUs with positive inputs"; all other biases start at 0.
 POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'fc6', 'fc7')
 LRN_FORMS = ('paper', 'caffe', 'none', 'batchnorm')
-INITS = ('paper', 'caffe', 'he')
+INITS = ('paper', 'paper_scaled', 'caffe', 'he')
+# Section 5's weight standard deviation, and each layer's fan-in in the paper's two-tower ImageNet net (conv2, conv4
+# and conv5 read their own tower's 48, 192 and 192 maps; conv3, fc6, fc7 and fc8 read every tower's). 'paper_scaled'
+# keeps the paper's per-layer gain, std * sqrt(fan-in), on a net of other widths: sigma_l = 0.01 sqrt(F_paper / F_l).
+PAPER_STD = 0.01
+PAPER_FAN_IN = {'conv1': 11 * 11 * 3, 'conv2': 5 * 5 * 48, 'conv3': 3 * 3 * 256, 'conv4': 3 * 3 * 192,
+                'conv5': 3 * 3 * 192, 'fc6': 6 * 6 * 256, 'fc7': 4096, 'fc8': 4096}
 # Section 3.1: ReLU, f(x) = max(0, x), against the saturating tanh that Figure 1 compares it with.
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh}
 POOLS = {'overlapping': (3, 2), 'non_overlapping': (2, 2)}  # (window, stride): Section 3.4's z=3, s=2, or z=s=2.
@@ -46,7 +53,7 @@ def cpu_kernels(kernels: str, dtype: Any = jnp.float32) -> bool:
   return kernels == 'cpu'
 
 
-def _channel_window_sum(x: Array, size: int) -> Array:
+def channel_window_sum(x: Array, size: int) -> Array:
   """sum_{j=i-size/2}^{i+size/2} x_j over the last axis, zero beyond the edges."""
   half = size // 2
   return jax.lax.reduce_window(x, 0.0, jax.lax.add, (1,) * (x.ndim - 1) + (size,), (1,) * x.ndim,
@@ -59,7 +66,7 @@ def _lrn(x: Array, size: int, k: float, alpha: float, beta: float) -> Array:
 
 
 def _lrn_fwd(x, size, k, alpha, beta):
-  denominator = k + alpha * _channel_window_sum(jnp.square(x), size)
+  denominator = k + alpha * channel_window_sum(jnp.square(x), size)
   scale = jnp.exp(-beta * jnp.log(denominator))  # = denominator ** -beta; XLA:CPU's pow is 3x slower.
   return x * scale, (x, denominator, scale)
 
@@ -67,7 +74,7 @@ def _lrn_fwd(x, size, k, alpha, beta):
 def _lrn_bwd(size, k, alpha, beta, residuals, g):
   # dy_i/dx_j = [i == j] d_i^-beta - 2 alpha beta x_i x_j d_i^(-beta-1) for j in window(i); windows are symmetric.
   x, denominator, scale = residuals
-  return (g * scale - 2.0 * alpha * beta * x * _channel_window_sum(g * x * scale / denominator, size),)
+  return (g * scale - 2.0 * alpha * beta * x * channel_window_sum(g * x * scale / denominator, size),)
 
 
 _lrn.defvjp(_lrn_fwd, _lrn_bwd)
@@ -85,7 +92,7 @@ def local_response_norm(x: Array, *, size: int = 5, k: float = 2.0, alpha: float
   x32 = x.astype(jnp.float32)
   if cpu_form:
     return _lrn(x32, size, k, alpha, beta).astype(x.dtype)
-  return (x32 * (k + alpha * _channel_window_sum(jnp.square(x32), size)) ** -beta).astype(x.dtype)
+  return (x32 * (k + alpha * channel_window_sum(jnp.square(x32), size)) ** -beta).astype(x.dtype)
 
 
 def _explicit_padding(padding: str, window: int, stride: int, sizes) -> list[tuple[int, int]]:
@@ -170,17 +177,31 @@ def dropout(x: Array, keep_mask: Array | None, rate: float) -> Array:
   return jnp.where(keep_mask, x / (1.0 - rate), jnp.zeros_like(x))
 
 
-def kernel_init(init: str) -> Callable:
+def init_std(init: str, layer: str, fan_in: int) -> float:
+  """The standard deviation of a layer's initial weights under `init` (INITS), for a kernel with `fan_in` inputs."""
   if init in ('paper', 'caffe'):
-    return nn.initializers.normal(stddev=0.01)  # Section 5: zero-mean Gaussian, standard deviation 0.01.
+    return PAPER_STD  # Section 5: zero-mean Gaussian, standard deviation 0.01.
+  if init == 'paper_scaled':
+    return PAPER_STD * math.sqrt(PAPER_FAN_IN[layer] / fan_in)
+  if init == 'he':
+    return math.sqrt(2.0 / fan_in)
+  raise ValueError(f'init must be one of {INITS}, got {init!r}')
+
+
+def kernel_init(init: str, layer: str) -> Callable:
+  """Gaussian weights with `init_std`'s deviation ('he': truncated at 2 deviations, rescaled to keep it)."""
   if init == 'he':
     return nn.initializers.variance_scaling(2.0, 'fan_in', 'truncated_normal')
-  raise ValueError(f'init must be one of {INITS}, got {init!r}')
+  init_std(init, layer, 1)  # checks the name.
+
+  def normal(key, shape, dtype=jnp.float32):
+    return init_std(init, layer, math.prod(shape[:-1])) * jax.random.normal(key, shape, dtype)
+  return normal
 
 
 # The positive bias each init scheme gives POSITIVE_BIAS_LAYERS. Caffe's reference model uses 0.1: with 1 its authors
 # saw the loss stay flat.
-POSITIVE_BIAS = {'paper': 1.0, 'caffe': 0.1, 'he': 0.0}
+POSITIVE_BIAS = {'paper': 1.0, 'paper_scaled': 1.0, 'caffe': 0.1, 'he': 0.0}
 
 
 def bias_init(init: str, layer: str, positive_bias: float = -1.0) -> Callable:
@@ -223,11 +244,12 @@ class Tower(nn.Module):
     strides = (self.conv1_stride, 1, 1, 1, 1)
     paddings = (self.conv1_padding, 'SAME', 'SAME', 'SAME', 'SAME')
     self.convs = [
-        nn.Conv(width(f), (k, k), (s, s), padding=p, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+        nn.Conv(width(f), (k, k), (s, s), padding=p, dtype=self.dtype,
+                kernel_init=kernel_init(self.init_scheme, f'conv{i}'),
                 bias_init=bias_init(self.init_scheme, f'conv{i}', self.positive_bias), name=f'conv{i}')
         for i, (f, k, s, p) in enumerate(zip(self.conv_features, self.conv_kernels, strides, paddings), start=1)]
     self.fcs = [
-        nn.Dense(width(f), dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+        nn.Dense(width(f), dtype=self.dtype, kernel_init=kernel_init(self.init_scheme, f'fc{i}'),
                  bias_init=bias_init(self.init_scheme, f'fc{i}', self.positive_bias), name=f'fc{i}')
         for i, f in enumerate(self.fc_features, start=6)]
     if self.lrn == 'batchnorm':
@@ -293,7 +315,7 @@ class Head(nn.Module):
 
   @nn.compact
   def __call__(self, features: Array) -> Array:
-    logits = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme),
+    logits = nn.Dense(self.num_classes, dtype=self.dtype, kernel_init=kernel_init(self.init_scheme, 'fc8'),
                       bias_init=nn.initializers.zeros, name='fc8')(features)
     return logits.astype(jnp.float32)
 

@@ -27,6 +27,7 @@ from alexnet import input_pipeline
 from alexnet import model as model_lib
 from alexnet import optim
 from alexnet import parallel
+from alexnet import provenance
 from alexnet import validation
 
 
@@ -290,10 +291,10 @@ def train_batches(train_split, config, checkpoints: ocp.CheckpointManager, meta:
   return input_pipeline.iterate(input_pipeline.train_dataset(train_split, config, start_step), workers), start_step
 
 
-def restore_state(workdir: str, abstract_state=None):
-  """(state, meta) from the latest checkpoint in `workdir`; meta holds the minival history and elapsed seconds.
-  With `abstract_state` (shapes, dtypes, shardings) the state comes back as that TrainState on its devices; without,
-  as a dict of NumPy arrays, whatever devices and processes it was saved from."""
+def restore_state(workdir: str, abstract_state=None, step: int | None = None):
+  """(state, meta) from the latest checkpoint in `workdir` (or `step`'s); meta holds the minival history and elapsed
+  seconds. With `abstract_state` (shapes, dtypes, shardings) the state comes back as that TrainState on its devices;
+  without, as a dict of NumPy arrays, whatever devices and processes it was saved from."""
   directory = os.path.abspath(os.path.join(workdir, 'checkpoints'))
   if abstract_state is not None:
     manager = ocp.CheckpointManager(directory)
@@ -302,13 +303,50 @@ def restore_state(workdir: str, abstract_state=None):
     return restored.state, restored.meta
   manager = ocp.CheckpointManager(directory, item_handlers={'state': ocp.PyTreeCheckpointHandler(),
                                                             'meta': ocp.JsonCheckpointHandler()})
-  step = manager.latest_step()
+  step = manager.latest_step() if step is None else step
   if step is None:
     raise FileNotFoundError(f'no checkpoint under {directory}')
   as_numpy = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), manager.item_metadata(step)['state'].tree)
   restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(restore_args=as_numpy),
                                                            meta=ocp.args.JsonRestore()))
   return restored.state, restored.meta
+
+
+def init_from_params(source: Any, params: Any, init_from: str) -> Any:
+  """`params` (arrays or shapes) with each layer taken from `source` (the params of config.init_from's checkpoint)
+  where the shapes match. fc8 keeps its fresh initialisation when num_classes differs; conv1's kernels of a grey
+  (one-channel) net are spread over three channels (each w / 3: the colour net first sees the image's grey level).
+  Any other difference raises ConfigError."""
+  flat = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_leaves_with_path(source)}
+
+  def leaf(path, new):
+    key, old = jax.tree_util.keystr(path), flat.get(jax.tree_util.keystr(path))
+    if old is not None and old.shape == new.shape:
+      return np.asarray(old, new.dtype)
+    if old is not None and "'fc8'" in key and old.shape[:-1] == new.shape[:-1]:
+      logging.info('init_from: %s re-initialised (%s classes, not %s)', key, new.shape[-1], old.shape[-1])
+      return new
+    if old is not None and "'conv1'" in key and 'kernel' in key and old.shape[-2] == 1 and new.shape[-2] == 3 \
+        and old.shape[:-2] == new.shape[:-2] and old.shape[-1] == new.shape[-1]:
+      logging.info('init_from: %s spread from one input channel over three', key)
+      return np.repeat(np.asarray(old, new.dtype) / 3, 3, axis=-2)
+    raise validation.ConfigError(
+        f'config.init_from={init_from!r}: params{key} is {None if old is None else tuple(old.shape)}, this net needs '
+        f'{tuple(new.shape)} (only fc8, for another num_classes, may differ)')
+
+  return jax.tree_util.tree_map_with_path(leaf, params)
+
+
+def source_params(config: ml_collections.ConfigDict, image_shape) -> Any:
+  """The params of config.init_from's latest checkpoint (None when unset), checked against the net `config`
+  describes before anything is written."""
+  if not config.init_from:
+    return None
+  source = restore_state(config.init_from)[0]['params']
+  tower, head = model_lib.from_config(config)
+  init_from_params(source, jax.eval_shape(lambda: model_lib.init_variables(
+      tower, head, jax.random.key(0), tuple(image_shape)))['params'], config.init_from)
+  return source
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
@@ -329,10 +367,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       input_pipeline.open_split(config, config.train_split), config.minival_examples)
   test_split = input_pipeline.open_split(config, config.test_split)
   validation.validate_data(config, train_split.num_examples, train_split.image_shape)
-  return _train(config, workdir, train_split, minival_split, test_split)
+  if config.train_examples > 0:
+    train_split = input_pipeline.subset(train_split, 0, config.train_examples)
+  fresh = not os.path.isdir(os.path.join(workdir, 'checkpoints')) or not any(
+      name.isdigit() for name in os.listdir(os.path.join(workdir, 'checkpoints')))
+  source = source_params(config, (config.image_size, config.image_size, train_split.image_shape[-1])) if fresh \
+      else None
+  return _train(config, workdir, train_split, minival_split, test_split, source)
 
 
-def _train(config, workdir, train_split, minival_split, test_split) -> dict[str, Any]:
+def _train(config, workdir, train_split, minival_split, test_split, source=None) -> dict[str, Any]:
   network = build_network(config)
   stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
   steps_per_epoch = train_split.num_examples // config.batch_size
@@ -356,6 +400,10 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
   if checkpoints.latest_step() is not None:
     state, meta = restore_state(workdir, jax.tree.map(ocp.utils.to_shape_dtype_struct, state))
     logging.info('Resumed from %s at step %d', workdir, int(state.step))
+  elif source is not None:  # a fresh run from config.init_from's parameters; optimiser state starts fresh.
+    state = state.replace(params=init_from_params(source, state.params, config.init_from))
+    state = jax.device_put(state, state_sharding) if state_sharding is not None else state
+    logging.info('Started from the parameters of %s', config.init_from)
   start_step = int(state.step)
   history, skipped = list(meta['minival_history']), meta.get('skipped_steps', 0)
 
@@ -453,7 +501,7 @@ def _train(config, workdir, train_split, minival_split, test_split) -> dict[str,
              'minival_top5_error': minival_metrics.get('top5_error'), 'minival_loss': minival_metrics.get('loss'),
              'minival_examples': minival_split.num_examples if minival_split else 0,
              'train_images_per_sec': report.images_per_sec, 'wall_seconds': elapsed(), 'skipped_steps': skipped,
-             'minival_history': history}
+             **provenance.code_version(), 'minival_history': history}
   if lead:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)

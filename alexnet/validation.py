@@ -50,7 +50,8 @@ EXECUTION_FIELDS = frozenset({'parallelism', 'mesh_data', 'mesh_tower', 'cpu_con
 # config.json and the new config means another model or another training rule: check_workdir refuses it.
 RESUMABLE_CHANGES = EXECUTION_FIELDS | {
     'num_epochs', 'num_train_steps', 'log_every_steps', 'eval_every_steps', 'eval_every_epochs', 'num_eval_batches',
-    'checkpoint_every_steps', 'max_checkpoints', 'nonfinite', 'debug_nonfinite_step'}
+    'checkpoint_every_steps', 'max_checkpoints', 'nonfinite', 'debug_nonfinite_step',
+    'init_from'}  # a resumed run's parameters come from its own checkpoint.
 
 
 def reference() -> ml_collections.ConfigDict:
@@ -127,6 +128,8 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
   if config.eval_every_steps == 0 or config.eval_every_steps < -1:
     raise ConfigError(f'config.eval_every_steps must be > 0, or -1 for every eval_every_epochs; got '
                       f'{config.eval_every_steps}')
+  if config.train_examples == 0 or config.train_examples < -1:
+    raise ConfigError(f'config.train_examples must be > 0, or -1 for all; got {config.train_examples}')
   if config.input_workers < -1:
     raise ConfigError(f'config.input_workers must be >= 0, or -1 for one per CPU core; got {config.input_workers}')
   if config.schedule == 'plateau' and config.minival_examples == 0:
@@ -164,15 +167,30 @@ def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_cou
   return data, tower
 
 
+def _check_init_from(config: ml_collections.ConfigDict) -> None:
+  """config.init_from, when set, is a workdir with a checkpoint (of alexnet.main or alexnet.import_weights)."""
+  if not config.init_from:
+    return
+  checkpoints = os.path.join(config.init_from, 'checkpoints')
+  if not (os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))):
+    raise ConfigError(f'config.init_from={config.init_from!r} holds no checkpoint (expected {checkpoints}/<step>, '
+                      'written by alexnet.main or alexnet.import_weights)')
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
   """Checks everything about `config` that needs no data; returns the resolved (data, tower) mesh."""
   _check_fields(config)
   _check_values(config)
+  _check_init_from(config)
   return _check_mesh(config, num_devices, process_count)
 
 
 def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:
   """Checks of the config against the opened training split (after minival is held out)."""
+  if config.train_examples > train_examples:
+    raise ConfigError(f'train_examples={config.train_examples} exceeds the {train_examples} training examples '
+                      f'(after holding out minival_examples={config.minival_examples})')
+  train_examples = config.train_examples if config.train_examples > 0 else train_examples
   if train_examples < config.batch_size:
     raise ConfigError(f'batch_size {config.batch_size} exceeds the {train_examples} training examples '
                       f'(after holding out minival_examples={config.minival_examples})')

@@ -10,6 +10,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.data_dir = ''                  # TFDS data_dir ('' = TFDS default, ~/tensorflow_datasets).
   c.train_split = 'train'
   c.minival_examples = 10_000      # held out from the end of train: periodic evaluation, the plateau rule, all tuning.
+  c.train_examples = -1            # > 0: train on the first this many of the examples left (a fixed subset); -1: all.
   c.test_split = 'validation'      # ILSVRC2012's validation set serves as test: evaluated once, at the end.
   c.num_classes = 1000
   c.resize_size = 256              # Section 2: shorter side to 256, then the central 256x256 patch.
@@ -63,6 +64,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.warmup_epochs = 0.0            # 'cosine': linear warm-up.
   c.num_epochs = 90.0
   c.num_train_steps = -1           # > 0 overrides num_epochs.
+  c.init_from = ''                 # a workdir (a run, or alexnet.import_weights' output) whose parameters start a new
+                                   # run: layers of matching shape load, fc8 re-initialises when num_classes differs.
   # Loop.
   c.seed = 0
   c.log_every_steps = 50

@@ -92,7 +92,7 @@ def write_report(workdir: str, runs: list, timing_rows: list[dict], peak: float,
     lines.append(f"| {t['net']} | {t['img_per_sec']:.0f} | {t['best']:.0f} | "
                  f"{6 * t['macs'] * t['img_per_sec'] / 1e9:.1f} | {ratio} |")
 
-  lines += ['', sweep.markdown(rows, getattr(module, 'REFERENCE', None), 'Errors (minival selects, test reported)',
+  lines += ['', sweep.markdown(rows, module, 'Errors (minival selects, test reported)',
                                getattr(module, 'PAPER', '')), '',
             '## Learning curves', '', '![minival curves](minival_curves.png)', '',
             '![training curves](train_curves.png)', '', '## Figure 3: conv1 kernels per tower', '']

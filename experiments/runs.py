@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+import ml_collections
 import numpy as np
 
 
@@ -41,7 +42,22 @@ def train_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
   return scalars(workdir).get('train/top1_error', (np.zeros(0, int), np.zeros(0)))
 
 
-def params(workdir: str) -> dict:
-  """The latest checkpoint's parameters as NumPy arrays, whatever devices they were saved from."""
+def config(workdir: str) -> ml_collections.ConfigDict:
+  """The config the run was made with (its config.json)."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'{path} not found: {workdir} is not a run directory (python -m alexnet.main --workdir)')
+  with open(path) as f:
+    return ml_collections.ConfigDict(json.load(f))
+
+
+def state(workdir: str) -> dict:
+  """The latest checkpoint's train state (step, params, batch_stats, ...) as NumPy arrays, whatever devices it was
+  saved from."""
   from alexnet import train  # pylint: disable=g-import-not-at-top
-  return train.restore_state(workdir)[0]['params']
+  return train.restore_state(workdir)[0]
+
+
+def params(workdir: str) -> dict:
+  """The latest checkpoint's parameters as NumPy arrays."""
+  return state(workdir)['params']

@@ -20,15 +20,16 @@ values are its seeds; everything else identifies the point.
   CPU machine); `full` runs the base config's own schedule (GPU hosts).
 - `--jobs=N` runs N at once, each on its own share of this machine's accelerators (one GPU per job) or CPU cores.
 
-Writes DIR/results.csv (a row per run), DIR/results.md (a row per point: mean +- std over seeds, n, and the difference
-from the reference point with its standard error), DIR/test_error.png, DIR/minival_curves.png, DIR/train_curves.png.
+Writes DIR/results.csv (a row per run, with the commit it ran at), DIR/results.md (a row per point: mean +- std over
+seeds, n, and its contrast with the reference point paired by seed: mean difference, 95% interval, p values, minimum
+detectable effect), DIR/test_error.png, DIR/minival_curves.png, DIR/train_curves.png. The study's table, adjusted
+across questions and with verdicts, is experiments/study.py's.
 """
 from __future__ import annotations
 
 import csv
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -47,8 +48,11 @@ import numpy as np
 
 from experiments import hyper
 from experiments import runs as runs_lib
+from experiments import stats
+from experiments import study
+from experiments import sweep_files
+from experiments.sweep_files import REPO, load_config, load_module
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # ------------------------------------------------------------------------------------------------------- planning
 
@@ -64,21 +68,6 @@ class Run:
   @property
   def slug(self) -> str:
     return os.path.basename(self.workdir)
-
-
-def load_module(path: str):
-  spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
-  if spec is None:
-    raise FileNotFoundError(f'no such file: {path}')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-def load_config(path: str) -> ml_collections.ConfigDict:
-  if REPO not in sys.path:
-    sys.path.insert(0, REPO)
-  return load_module(path).get_config()
 
 
 def _fmt(value: Any) -> str:
@@ -273,9 +262,11 @@ def collect(runs: list[Run], train_error_target: float | None) -> list[dict]:
            'minival_top5_error': summary.get('minival_top5_error'),
            'test_top1_error': summary['top1_error'], 'test_top5_error': summary['top5_error'],
            'steps': summary['step'], 'epochs': summary['epoch'],
-           'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds')}
+           'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
+           'commit': summary.get('commit'), 'dirty': summary.get('dirty')}
+    curve = runs_lib.train_curve(run.workdir)
+    row['train_top1_error_mean'] = float(np.mean(curve[1])) if len(curve[1]) else None  # area under the curve.
     if train_error_target is not None:
-      curve = runs_lib.train_curve(run.workdir)
       row[f'steps_to_{train_error_target:g}_train_error'] = steps_to(train_error_target, *curve)
     rows.append(row)
   return rows
@@ -307,29 +298,46 @@ def write_csv(rows: list[dict], path: str) -> None:
     writer.writerows(rows)
 
 
-def markdown(rows: list[dict], reference: str | None, title: str, note: str = '') -> str:
-  """A row per point: n, minival and test errors (mean ± std over seeds, in %), and the difference in test top-1
-  from the reference point (± its standard error, sqrt(s1²/n1 + s2²/n2))."""
+def paired_columns(module, rows: list[dict]) -> dict[str, list[str]]:
+  """Per point: the contrast with the reference in the sweep's metric, paired by seed (experiments/stats): n pairs,
+  mean Δ [95% CI], paired-t p, exact sign-flip p, and the MDE at 0.05 with 80% power (unadjusted; the study's table
+  adjusts across questions)."""
+  out = {}
+  for c in study.contrasts(getattr(module, '__name__', ''), module, rows):
+    mean, low, high, p = c.t_test()
+    _, units = study.metric_units(c.metric)
+    digits = 0 if units == 'steps' else 2
+    interval = '' if math.isnan(low) else f' [{low:+.{digits}f}, {high:+.{digits}f}]'
+    minimum = stats.mde(c.sd, c.n)
+    out[c.point] = [str(c.n), '-' if math.isnan(mean) else f'{mean:+.{digits}f}{interval}', study.format_p(p),
+                    study.format_p(c.sign_flip() if c.n else math.nan),
+                    '-' if math.isnan(minimum) else f'{minimum:.{digits}f}']
+  return out
+
+
+def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
+  """A row per point: n, minival and test errors (mean ± std over seeds, in %), and the contrast with the reference
+  point, paired by seed, in the sweep's metric (`paired_columns`)."""
+  reference = getattr(module, 'REFERENCE', None)
+  metric = sweep_files.metric(module)
   by_point = {p: [r for r in rows if r['point'] == p] for p in points_in_order(rows)}
   extra = [k for k in (rows[0] if rows else {}) if k.startswith('steps_to_')]
-  head = ['point', 'n', 'minival top-1 %', 'test top-1 %', 'test top-5 %', f'Δ test top-1 vs {reference}']
-  head += [k.replace('_', ' ') for k in extra] + ['img/s', 'min/run']
+  paired = paired_columns(module, rows) if reference in by_point else {}
+  units = study.metric_units(metric)[1]
+  head = ['point', 'n', 'minival top-1 %', 'test top-1 %', 'test top-5 %']
+  head += [k.replace('_', ' ') for k in extra]
+  head += ['pairs', f'Δ {metric} vs {reference} ({units}) [95% CI]', 'p (paired t)', 'p (sign-flip)',
+           'MDE (0.05, 80%)', 'img/s', 'min/run']
   lines = [f'## {title}', '', note, ''] if note else [f'## {title}', '']
   lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
-  ref = [r['test_top1_error'] for r in by_point.get(reference, [])]
   for point, group in by_point.items():
-    test = [r['test_top1_error'] for r in group]
-    delta = '-'
-    if ref and point != reference:
-      (m1, s1, n1), (m2, s2, n2) = _mean_std(test), _mean_std(ref)
-      se = math.sqrt(s1 ** 2 / n1 + s2 ** 2 / n2) if n1 > 1 and n2 > 1 else math.nan
-      delta = f'{100 * (m1 - m2):+.2f}' + ('' if math.isnan(se) else f' ± {100 * se:.2f}')
-    cells = [point, str(len(group)), _pm([r['minival_top1_error'] for r in group]), _pm(test),
-             _pm([r['test_top5_error'] for r in group]), delta]
+    cells = [point, str(len(group)), _pm([r['minival_top1_error'] for r in group]),
+             _pm([r['test_top1_error'] for r in group]), _pm([r['test_top5_error'] for r in group])]
     for k in extra:
       reached = [r[k] for r in group if r[k] is not None]
       cells.append(_pm(reached, scale=1, digits=0) + ('' if len(reached) == len(group) else
                                                       f' ({len(group) - len(reached)} never)'))
+    cells += paired.get(point, ['-'] * 5)
     cells += [f"{np.mean([r['images_per_sec'] for r in group]):.0f}",
               f"{np.mean([r['wall_seconds'] or 0 for r in group]) / 60:.1f}"]
     lines.append('| ' + ' | '.join(cells) + ' |')
@@ -388,7 +396,7 @@ def plot(rows: list[dict], runs: list[Run], workdir: str, title: str) -> list[st
   return paths
 
 
-def report(module, runs: list[Run], workdir: str, reference: str | None) -> list[dict]:
+def report(module, runs: list[Run], workdir: str) -> list[dict]:
   target = getattr(module, 'TRAIN_ERROR_TARGET', None)
   rows = collect(runs, target)
   if not rows:
@@ -396,7 +404,7 @@ def report(module, runs: list[Run], workdir: str, reference: str | None) -> list
   title = getattr(module, 'TITLE', os.path.basename(module.__file__))
   write_csv(rows, os.path.join(workdir, 'results.csv'))
   with open(os.path.join(workdir, 'results.md'), 'w') as f:
-    f.write(markdown(rows, reference, title, getattr(module, 'PAPER', '')))
+    f.write(markdown(rows, module, title, getattr(module, 'PAPER', '')))
   plot(rows, runs, workdir, title)
   return rows
 
@@ -426,8 +434,7 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
   failed = execute(list(queue.values()), jobs, tail_lines)
   for module, _, out, runs in sweeps:
     os.makedirs(out, exist_ok=True)
-    reference = getattr(module, 'REFERENCE', 'base')
-    rows = report(module, runs, out, reference if any(r.point == reference for r in runs) else None)
+    rows = report(module, runs, out)
     print(f'{len(rows)} of {len(runs)} runs finished; results in {out}/results.md', flush=True)
   return [r for r, _ in queue.values()], failed
 

@@ -156,6 +156,34 @@ def test_he_init_scales_with_fan_in():
   assert np.all(np.asarray(towers['fc7']['bias']) == 1.0) and np.all(np.asarray(towers['conv3']['bias']) == 0.0)
 
 
+def test_paper_scaled_init_keeps_the_papers_gain_per_layer():
+  # sigma_l = 0.01 sqrt(F_paper / F_l): the small net's fan-ins are 25, 400, 576, 432, 432, 1024, 512, 512.
+  config = default_config.get_config()
+  config.init = 'paper_scaled'
+  variables = network(config).init(jax.random.key(0), (28, 28, 1))
+  kernels = {**{k: v['kernel'] for k, v in variables['params']['towers'].items()},
+             'fc8': variables['params']['head']['fc8']['kernel']}
+  fan_ins = {'conv1': 25, 'conv2': 400, 'conv3': 576, 'conv4': 432, 'conv5': 432, 'fc6': 1024, 'fc7': 512, 'fc8': 512}
+  paper = {'conv1': 363, 'conv2': 1200, 'conv3': 2304, 'conv4': 1728, 'conv5': 1728, 'fc6': 9216, 'fc7': 4096,
+           'fc8': 4096}
+  for layer, kernel in kernels.items():
+    fan_in = math.prod(kernel.shape[-4 if layer.startswith('conv') else -2:-1])
+    assert fan_in == fan_ins[layer], layer
+    expected = 0.01 * math.sqrt(paper[layer] / fan_in)
+    assert model_lib.init_std('paper_scaled', layer, fan_in) == pytest.approx(expected, rel=1e-12)
+    # The sample's std within 4 standard errors of the formula (se of a std: sigma / sqrt(2 N)).
+    assert float(jnp.std(kernel)) == pytest.approx(expected, rel=4 / math.sqrt(2 * kernel.size)), layer
+  for layer in ('conv2', 'conv4', 'conv5', 'fc6', 'fc7'):
+    assert np.all(np.asarray(variables['params']['towers'][layer]['bias']) == 1.0), layer
+  # At the paper's own fan-ins the scaled init is the paper's, draw for draw.
+  shapes = {'conv1': (11, 11, 3, 48), 'conv2': (5, 5, 48, 128), 'conv3': (3, 3, 256, 192), 'conv4': (3, 3, 192, 192),
+            'conv5': (3, 3, 192, 128), 'fc8': (4096, 1000)}
+  for layer, shape in shapes.items():
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(model_lib.kernel_init('paper_scaled', layer)(key, shape),
+                                  model_lib.kernel_init('paper', layer)(key, shape))
+
+
 def test_bad_widths_and_meshes_raise_clear_errors():
   config = small_config(num_towers=3)
   with pytest.raises(ValueError, match='not divisible by num_towers=3'):

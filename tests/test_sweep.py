@@ -6,12 +6,14 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
 
 from experiments import hyper
 from experiments import kernels
+from experiments import stats
 from experiments import sweep
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,27 +42,33 @@ def plan_of(name, runs_dir='/runs', base='', schedule='short'):
 
 def test_plans_name_runs_by_what_differs_from_the_base():
   towers = plan_of('towers')
-  assert [r.slug for r in towers[:3]] == ['base,seed=0', 'base,seed=1', 'base,seed=2']
+  assert [r.slug for r in towers[:5]] == [f'base,seed={s}' for s in range(5)]
   half = [r for r in towers if r.point == 'half-width one tower']
-  # Footnote 2 applied to the default net (32, 64, 96, 96, 64): conv1-conv4 halved, conv5 and the FC layers kept.
+  # Footnote 2 applied to the small net (32, 64, 96, 96, 64): conv1-conv4 halved, conv5 and the FC layers kept.
   assert half[0].config.conv_features == (16, 32, 48, 48, 64) and half[0].config.fc_features == (512, 512)
-  assert half[0].slug == 'conv_features=16-32-48-48-64,num_towers=1,parallelism=single,seed=0'
-  assert [r.seed for r in towers] == [0, 1, 2] * 3
-  # Every run carries the short schedule; the base point of two sweeps is one run.
-  assert all(r.config.num_epochs == 1.0 and r.config.eval_every_epochs == 0.25 for r in towers)
+  assert half[0].slug == 'conv_features=16-32-48-48-64,num_towers=1,seed=0'
+  # Every arm on the base's devices: the one-tower nets on its mesh, which gives them a tower axis of 1.
+  assert {r.config.parallelism for r in towers} == {'mesh'}
+  assert [r.seed for r in towers] == [0, 1, 2, 3, 4] * 3
+  # The study runs the proxy's own schedule; the base point of two sweeps is one run.
+  assert all(r.config.config_name == 'proxy' and r.config.num_epochs == 4.0 for r in towers)
   lrn = plan_of('lrn')
   assert lrn[0].workdir == towers[0].workdir == '/runs/base,seed=0'
-  assert [r.point for r in lrn[::3]] == ['lrn=paper', 'lrn=caffe', 'lrn=none', 'lrn=batchnorm']
+  assert [r.point for r in lrn[::5]] == ['lrn=paper', 'lrn=none', 'lrn=caffe', 'lrn=batchnorm']
   # The same file on the paper's config halves the paper's widths: conv 48-128-192-192-256 (footnote 2).
   imagenet_half = [r for r in plan_of('towers', base='configs/imagenet.py') if r.point == 'half-width one tower']
   assert imagenet_half[0].config.conv_features == (48, 128, 192, 192, 256)
-  # --schedule=full: the base's own schedule (the paper's 90 epochs with the plateau rule), for GPU hosts.
   full = plan_of('lrn', base='configs/imagenet.py', schedule='full')
   schedules = {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full}
   assert schedules == {(90.0, 'plateau', 1.0)}
-  assert [r.slug for r in full[:4:3]] == ['base,seed=0', 'lrn=caffe,seed=0']
-  # The init sweep's base point is the base run (He init's own biases are 0), not a copy of it.
-  assert plan_of('init')[0].slug == 'base,seed=0'
+  assert [r.slug for r in full[:6:5]] == ['base,seed=0', 'lrn=none,seed=0']
+  # The init question: the first epoch only, logged every 10 steps, biases 1 / 0.1 / 0 on the paper's scaled init.
+  init = plan_of('init')
+  assert {(r.config.num_epochs, r.config.log_every_steps, r.config.init) for r in init} == {(1.0, 10, 'paper_scaled')}
+  assert [r.config.positive_bias for r in init[::5]] == [1.0, 0.1, 0.0]
+  # The overfitting regime of dropout and augmentation: a fixed 5,000-image subset, 40 epochs of it.
+  for name in ('dropout', 'augmentation'):
+    assert {(r.config.train_examples, r.config.num_epochs) for r in plan_of(name)} == {(5000, 40.0)}
 
 
 def test_flag_values_read_back_by_config_flags():
@@ -74,16 +82,21 @@ def test_flag_values_read_back_by_config_flags():
   assert sweep.slugify(long, 0) == f'{point},seed=0' and sweep.slugify(long, 1) == f'{point},seed=1'
 
 
-def test_markdown_gives_mean_std_n_and_the_difference_with_its_standard_error():
-  rows = [{'point': p, 'run': f'{p}{i}', 'minival_top1_error': e, 'test_top1_error': e, 'test_top5_error': e / 10,
-           'images_per_sec': 100.0, 'wall_seconds': 60.0}
+def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
+  module = types.SimpleNamespace(REFERENCE='ref', __name__='q')
+  rows = [{'point': p, 'run': f'{p}{i}', 'seed': i, 'minival_top1_error': e, 'test_top1_error': e,
+           'test_top5_error': e / 10, 'images_per_sec': 100.0, 'wall_seconds': 60.0}
           for p, errors in (('ref', [0.10, 0.12, 0.14]), ('other', [0.20, 0.20, 0.23])) for i, e in enumerate(errors)]
-  table = sweep.markdown(rows, 'ref', 'T')
+  table = sweep.markdown(rows, module, 'T')
   ref_line = next(l for l in table.splitlines() if l.startswith('| ref '))
   other_line = next(l for l in table.splitlines() if l.startswith('| other '))
-  assert '| 3 | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - |' in ref_line
-  # other: mean 21, std sqrt(3) = 1.73; difference 9 points, standard error sqrt(4/3 + 3/3) = 1.53.
-  assert '| 21.00 ± 1.73 |' in other_line and '| +9.00 ± 1.53 |' in other_line
+  assert '| 3 | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - | - |' in ref_line
+  # Paired differences 10, 8, 9 points: mean 9, sd 1, 95% CI 9 -+ t(0.975, 2) / sqrt(3) = 9 -+ 2.48; p = 0.0041;
+  # all three positive: sign-flip p = 2 / 8; MDE at 0.05 with 80% power for sd 1, n = 3 (noncentral t).
+  assert '| 21.00 ± 1.73 |' in other_line
+  assert '| 3 | +9.00 [+6.52, +11.48] | 0.0041 | 0.25 |' in other_line
+  minimum = float(other_line.split('|')[10])
+  assert minimum == pytest.approx(stats.mde(1.0, 3), abs=0.006)
 
 
 def test_steps_to_a_training_error():

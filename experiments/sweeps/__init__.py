@@ -1,13 +1,12 @@
-"""Sweep files: each defines BASE, get_hyper(h, base) and, for this machine, SHORT (see experiments/sweep.py)."""
+"""Sweep files: each defines BASE, get_hyper(h, base) and, optionally, what experiments/study.py reads: REFERENCE,
+METRIC, PAPER_DELTA / PAPER_SIGN, ANCHORS, UNTESTABLE (see experiments/sweep.py and experiments/study.py).
 
-SEEDS = (0, 1, 2)
+The ablation study's questions run on configs/proxy.py (the paper's numeric regime on the small net) at its own
+schedule, each arm over the same SEEDS so that arms pair by seed (same batch order, augmentation draws, dropout masks).
+"""
 
-# The short schedule the ablations run with on this project's 2-core CPU machine (--schedule=short): one epoch of the
-# base config, with minival evaluated every quarter epoch and the training error logged every 20 steps. About
-# 3 core-minutes a run for the default (Fashion-MNIST) net; --schedule=full runs the base config's own schedule.
-SHORT = {'num_epochs': 1.0, 'warmup_epochs': 0.1, 'eval_every_steps': -1, 'eval_every_epochs': 0.25,
-         'log_every_steps': 20, 'checkpoint_every_steps': 200}
+SEEDS = (0, 1, 2, 3, 4)
 
 
-def seeds(h):
-  return h.sweep('config.seed', SEEDS)
+def seeds(h, values=SEEDS):
+  return h.sweep('config.seed', values)

@@ -14,4 +14,4 @@ REFERENCE = 'default'
 
 def get_hyper(h, base):
   del base
-  return h.product([h.fixed('label', 'default'), sweeps.seeds(h)])
+  return h.product([h.fixed('label', 'default'), sweeps.seeds(h, (0, 1, 2))])

@@ -1,0 +1,132 @@
+"""Paired statistics for a study's contrasts, and the rule that turns them into a verdict.
+
+Arms of a sweep share their seeds: seed s of every point sees the same batch order, augmentation draws and dropout
+masks, so a contrast is a set of per-seed differences d_s = point_s - reference_s. For those differences:
+
+- `paired_t`: their mean, its 95% confidence interval and the two-sided paired-t p value;
+- `sign_flip_p`: the exact two-sided permutation p value (every sign pattern of the d_s); it cannot go below
+  2 / 2^n (0.0625 at n = 5), so it is reported beside the t test, not used for the verdict;
+- `holm`: Holm's step-down adjustment of a family's p values (the whole study is one family);
+- `mde`: the smallest true mean difference the t test detects with 80% power at a given level, from the measured
+  spread of the d_s and n (the noncentral t distribution);
+- `verdict`: the rule the tables print; no verdict is written by hand.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Sequence
+
+import numpy as np
+from scipy import optimize
+from scipy import stats as scipy_stats
+
+ALPHA = 0.05
+POWER = 0.8
+
+
+def pair_by_seed(point: dict[int, float], reference: dict[int, float]) -> tuple[list[int], np.ndarray]:
+  """(seeds, point - reference) over the seeds both arms finished."""
+  seeds = sorted(set(point) & set(reference))
+  return seeds, np.array([point[s] - reference[s] for s in seeds], np.float64)
+
+
+def paired_t(d: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, float]:
+  """(mean, CI low, CI high, two-sided p) of the paired t test on differences `d`; NaN where n < 2."""
+  d = np.asarray(d, np.float64)
+  n = len(d)
+  if n < 2:
+    return (float(d.mean()) if n else math.nan), math.nan, math.nan, math.nan
+  mean, sd = float(d.mean()), float(d.std(ddof=1))
+  if sd == 0.0:
+    return mean, mean, mean, (1.0 if mean == 0.0 else 0.0)
+  se = sd / math.sqrt(n)
+  half = scipy_stats.t.ppf(0.5 + confidence / 2, n - 1) * se
+  p = 2 * scipy_stats.t.sf(abs(mean) / se, n - 1)
+  return mean, mean - half, mean + half, float(p)
+
+
+def sign_flip_p(d: Sequence[float]) -> float:
+  """Exact two-sided sign-flip permutation p: the share of the 2^n sign patterns whose |mean| reaches the observed."""
+  d = np.asarray(d, np.float64)
+  if len(d) == 0:
+    return math.nan
+  signs = np.array(list(itertools.product((1.0, -1.0), repeat=len(d))))
+  means = np.abs(signs @ d) / len(d)
+  observed = abs(d.mean())
+  return float(np.mean(means >= observed * (1 - 1e-12) - 1e-15))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+  """Holm-adjusted p values, in the given order; a NaN (a contrast not run) counts as p = 1 in the family."""
+  p = np.array([1.0 if math.isnan(v) else v for v in p_values], np.float64)
+  m = len(p)
+  order = np.argsort(p, kind='stable')
+  adjusted = np.empty(m)
+  running = 0.0
+  for rank, i in enumerate(order):
+    running = max(running, min(1.0, (m - rank) * p[i]))
+    adjusted[i] = running
+  return [math.nan if math.isnan(v) else float(a) for v, a in zip(p_values, adjusted, strict=True)]
+
+
+def power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
+  """Power of the two-sided paired t test at level `alpha` for a true mean difference `effect`."""
+  df, noncentrality = n - 1, effect * math.sqrt(n) / sd
+  critical = scipy_stats.t.ppf(1 - alpha / 2, df)
+  result = float(scipy_stats.nct.sf(critical, df, noncentrality) + scipy_stats.nct.cdf(-critical, df, noncentrality))
+  return 1.0 if math.isnan(result) else result  # scipy's nct gives NaN far in the tail, where power is 1.
+
+
+def mde(sd: float, n: int, alpha: float = ALPHA, target_power: float = POWER) -> float:
+  """The smallest true mean difference the paired t test at `alpha` detects with `target_power`; NaN for n < 2."""
+  if n < 2 or not sd > 0:
+    return math.nan
+  high = 3.0 * sd / math.sqrt(n)
+  while power(high, sd, n, alpha) < target_power:
+    high *= 2
+  return float(optimize.brentq(lambda e: power(e, sd, n, alpha) - target_power, 0.0, high, xtol=1e-10 * sd))
+
+
+@dataclasses.dataclass
+class Contrast:
+  """One contrast of a study: `point` against `reference` in `metric` (in the table's units)."""
+  question: str
+  point: str
+  reference: str
+  metric: str
+  seeds: list[int]
+  differences: np.ndarray
+  paper_delta: float | None = None   # the paper's point - reference, in the same units; None: no claim to compare.
+  untestable: str = ''               # why the data or regime cannot answer ('' = testable).
+  paper_text: str = '-'              # the paper's claim as the table shows it.
+
+  @property
+  def n(self) -> int:
+    return len(self.differences)
+
+  @property
+  def sd(self) -> float:
+    return float(np.std(self.differences, ddof=1)) if self.n > 1 else math.nan
+
+  def t_test(self) -> tuple[float, float, float, float]:
+    return paired_t(self.differences)
+
+  def sign_flip(self) -> float:
+    return sign_flip_p(self.differences)
+
+
+def verdict(mean: float, adjusted_p: float, paper_delta: float | None, minimum_effect: float, untestable: str = '',
+            units: str = 'points') -> str:
+  """The rule: 'agrees with the paper' (same sign as the paper's delta, adjusted p < 0.05), 'opposite to the paper'
+  (opposite sign, adjusted p < 0.05), 'difference detected' (no paper delta to compare, adjusted p < 0.05), else
+  'no effect detected (MDE x)'; 'cannot test here' where the data or regime cannot answer."""
+  if untestable:
+    return 'cannot test here'
+  if not adjusted_p < ALPHA:
+    return f'no effect detected (MDE {minimum_effect:.2g} {units})' if not math.isnan(minimum_effect) else \
+        'no effect detected (n < 2)'
+  if paper_delta is None or paper_delta == 0:
+    return 'difference detected'
+  return 'agrees with the paper' if np.sign(mean) == np.sign(paper_delta) else 'opposite to the paper'

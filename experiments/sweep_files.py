@@ -1,0 +1,47 @@
+"""Loading sweep files (experiments/sweeps/*.py) and config files (configs/*.py) by path, and what a sweep file
+declares: its points, its reference and the metric its contrasts are read in."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import ml_collections
+
+from experiments import hyper
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SWEEPS_DIR = os.path.join(REPO, 'experiments', 'sweeps')
+
+
+def load_module(path: str):
+  spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+  if spec is None:
+    raise FileNotFoundError(f'no such file: {path}')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def load_config(path: str) -> ml_collections.ConfigDict:
+  if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+  return load_module(path if os.path.isabs(path) else os.path.join(REPO, path)).get_config()
+
+
+def question(name: str):
+  """The sweep file experiments/sweeps/<name>.py."""
+  return load_module(os.path.join(SWEEPS_DIR, f'{name}.py'))
+
+
+def labelled_points(module) -> list[str]:
+  """The labels of a sweep file's points, in its order (empty when its points carry none)."""
+  if not hasattr(module, 'get_hyper'):
+    return []
+  points = module.get_hyper(hyper, load_config(module.BASE))
+  return list(dict.fromkeys(p[hyper.LABEL] for p in points if hyper.LABEL in p))
+
+
+def metric(module) -> str:
+  """The results.csv column a sweep's contrasts compare (default: test top-1 error)."""
+  return getattr(module, 'METRIC', 'test_top1_error')
