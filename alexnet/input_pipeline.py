@@ -229,6 +229,11 @@ def hold_out_minival(train: Split, minival_examples: int) -> tuple[Split, Split 
   return subset(train, 0, cut), subset(train, cut, train.num_examples)
 
 
+def training_subset(train: Split, config: ml_collections.ConfigDict) -> Split:
+  """The examples a run trains on: the first `train_examples` of `train` (minival already held out), or all."""
+  return subset(train, 0, config.train_examples) if config.train_examples > 0 else train
+
+
 def input_workers(config: ml_collections.ConfigDict, split: Split | None = None) -> int:
   """grain worker processes for `split`: none for a split in memory; for input_workers=-1, one per core this process
   may run on (its CPU affinity: a launcher such as SLURM that pins each process to its share of a host's cores gives

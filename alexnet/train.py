@@ -367,8 +367,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       input_pipeline.open_split(config, config.train_split), config.minival_examples)
   test_split = input_pipeline.open_split(config, config.test_split)
   validation.validate_data(config, train_split.num_examples, train_split.image_shape)
-  if config.train_examples > 0:
-    train_split = input_pipeline.subset(train_split, 0, config.train_examples)
+  train_split = input_pipeline.training_subset(train_split, config)
   fresh = not os.path.isdir(os.path.join(workdir, 'checkpoints')) or not any(
       name.isdigit() for name in os.listdir(os.path.join(workdir, 'checkpoints')))
   source = source_params(config, (config.image_size, config.image_size, train_split.image_shape[-1])) if fresh \

@@ -54,7 +54,8 @@ def minival_views(config, examples: int) -> np.ndarray:
                                                    config.minival_examples)
   split = minival if minival is not None else train
   images, _ = split.read(np.arange(min(examples, split.num_examples)))
-  stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train, config).items()}
+  stats = input_pipeline.cached_statistics(input_pipeline.training_subset(train, config), config)
+  stats = {k: jnp.asarray(v) for k, v in stats.items()}
   eval_config = config.copy_and_resolve_references()
   with eval_config.unlocked():
     eval_config.eval_crops = 1

@@ -1,0 +1,278 @@
+"""Imported weights against an independent forward pass of the original definition: Caffe's bvlc_alexnet layout in
+NumPy (grouped convolutions, LRN across the blob's channels, ceil-mode pooling, (C, H, W) flattening, BGR input) and
+torchvision's alexnet run by torchvision itself. Weight files hold random values, written through Caffe's schema."""
+import os
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from alexnet import caffe_proto
+from alexnet import import_weights
+from alexnet import model as model_lib
+from alexnet import parallel
+from alexnet import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A narrow bvlc_alexnet: the real layer structure (kernels, strides, pads, groups 1-2-1-2-2) at small widths.
+WIDTHS, FC, CLASSES = (16, 32, 24, 24, 16), 32, 10
+
+
+# ------------------------------------------------------------------------------- Caffe's net, in NumPy (float64)
+
+def caffe_conv(x, weight, bias, stride, pad, groups):
+  """Caffe's Convolution: x [N, C, H, W], weight [out, C/groups, k, k], cross-correlation, zero padding."""
+  x = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+  k = weight.shape[-1]
+  windows = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
+  out, cin = weight.shape[0] // groups, weight.shape[1]
+  parts = [np.einsum('nchwij,ocij->nohw', windows[:, g * cin:(g + 1) * cin], weight[g * out:(g + 1) * out])
+           for g in range(groups)]
+  return np.concatenate(parts, axis=1) + bias[None, :, None, None]
+
+
+def caffe_lrn(x, size=5, alpha=1e-4, beta=0.75, k=1.0):
+  """Caffe's LRN (ACROSS_CHANNELS): x / (k + alpha/size * sum of squares over `size` channels around)^beta."""
+  squares = np.pad(np.square(x), ((0, 0), (size // 2, size // 2), (0, 0), (0, 0)))
+  window = sum(squares[:, i:i + x.shape[1]] for i in range(size))
+  return x / (k + alpha / size * window) ** beta
+
+
+def caffe_max_pool(x, k=3, s=2):
+  """Caffe's MAX pooling: output size ceil((H - k) / s) + 1."""
+  h = -(-(x.shape[2] - k) // s) + 1
+  w = -(-(x.shape[3] - k) // s) + 1
+  padded = np.pad(x, ((0, 0), (0, 0), (0, (h - 1) * s + k - x.shape[2]), (0, (w - 1) * s + k - x.shape[3])),
+                  constant_values=-np.inf)
+  windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(2, 3))[:, :, ::s, ::s]
+  return windows.max(axis=(-1, -2))
+
+
+def caffe_forward(blobs, bgr, lrn_groups=1):
+  """bvlc_alexnet's deploy.prototxt on mean-subtracted BGR images [N, 3, 227, 227]; `lrn_groups`=2 normalises each
+  group's channels apart (as the two towers do) instead of across the whole blob (Caffe)."""
+  relu = lambda v: np.maximum(v, 0)
+  lrn = lambda v: np.concatenate([caffe_lrn(p) for p in np.split(v, lrn_groups, axis=1)], axis=1)
+  b = {n: [a.astype(np.float64) for a in v] for n, v in blobs.items()}
+  x = caffe_max_pool(lrn(relu(caffe_conv(bgr, *b['conv1'], 4, 0, 1))))
+  x = caffe_max_pool(lrn(relu(caffe_conv(x, *b['conv2'], 1, 2, 2))))
+  x = relu(caffe_conv(x, *b['conv3'], 1, 1, 1))
+  x = relu(caffe_conv(x, *b['conv4'], 1, 1, 2))
+  x = caffe_max_pool(relu(caffe_conv(x, *b['conv5'], 1, 1, 2)))
+  x = x.reshape(x.shape[0], -1)  # (C, H, W)
+  x = relu(x @ b['fc6'][0].T + b['fc6'][1])
+  x = relu(x @ b['fc7'][0].T + b['fc7'][1])
+  return x @ b['fc8'][0].T + b['fc8'][1]
+
+
+def random_caffe_blobs(seed=0, widths=WIDTHS, fc=FC, classes=CLASSES):
+  """bvlc_alexnet-shaped blobs (out, in/groups, k, k) with random weights at He scale (conv1 larger, so that LRN's
+  denominators move well away from 1) and random biases."""
+  rng = np.random.default_rng(seed)
+  blobs, cin = {}, 3
+  for name, out, k, g in zip(import_weights.CONVS, widths, import_weights.CAFFE_KERNELS, (1, 2, 1, 2, 2)):
+    fan_in = cin // g * k * k
+    scale = 0.05 if name == 'conv1' else np.sqrt(2.0 / fan_in)
+    blobs[name] = [rng.normal(0, scale, (out, cin // g, k, k)), rng.normal(0, 0.1, out)]
+    cin = out
+  for name, fin, out in (('fc6', cin * 36, fc), ('fc7', fc, fc), ('fc8', fc, classes)):
+    blobs[name] = [rng.normal(0, np.sqrt(2.0 / fin), (out, fin)), rng.normal(0, 0.1, out)]
+  return {n: [a.astype(np.float32) for a in v] for n, v in blobs.items()}
+
+
+def write_caffemodel(path, blobs, v1=False, name='AlexNet'):
+  layers = [caffe_proto.Layer(n, 'Convolution' if n.startswith('conv') else 'InnerProduct', blobs[n])
+            for n in import_weights.CONVS + import_weights.FCS]
+  if v1:  # V1 files store InnerProduct weights as 4-D blobs (1, 1, out, in).
+    layers = [caffe_proto.Layer(l.name, l.type, [b.reshape(1, 1, *b.shape) if b.ndim == 2 else b for b in l.blobs])
+              for l in layers]
+  with open(path, 'wb') as f:
+    f.write(caffe_proto.serialize_net(name, layers, v1=v1))
+
+
+def logits_of(workdir, rgb):
+  """The imported net's logits on mean-subtracted RGB images [N, H, W, 3], from its checkpoint and config."""
+  from alexnet import evaluate  # pylint: disable=g-import-not-at-top
+  config = evaluate.load_config(workdir)
+  params = train.restore_state(workdir)[0]['params']
+  tower, head = model_lib.from_config(config)
+  logits, _ = parallel.Network(tower, head, 0.0).apply({'params': params}, rgb)
+  return np.asarray(logits)
+
+
+@pytest.fixture(scope='module')
+def images():
+  return np.random.default_rng(1).uniform(-120, 120, (2, 227, 227, 3)).astype(np.float32)
+
+
+@pytest.fixture(scope='module')
+def blobs():
+  return random_caffe_blobs()
+
+
+def assert_parity(ours, reference):
+  np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
+
+
+# ------------------------------------------------------------------------------------------------------- Caffe
+
+def test_schema_reads_both_layer_formats_and_legacy_blobs(tmp_path, blobs):
+  for v1 in (False, True):
+    path = tmp_path / f'v1_{v1}.caffemodel'
+    write_caffemodel(path, blobs, v1=v1)
+    read = import_weights.read_caffemodel(str(path))
+    for n in blobs:
+      assert [b.shape for b in read[n]] == [b.shape for b in blobs[n]]
+      np.testing.assert_array_equal(read[n][0], blobs[n][0])
+
+
+@pytest.mark.parametrize('v1', [False, True])
+def test_fused_import_is_caffes_forward_pass(tmp_path, blobs, images, v1):
+  """One fused tower, grouped kernels block-diagonal, LRN across all channels: Caffe's net to float precision."""
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs, v1=v1)
+  import_weights.import_caffe(str(tmp_path / 'net.caffemodel'), str(tmp_path / 'run'), num_towers=1)
+  reference = caffe_forward(blobs, images[..., ::-1].transpose(0, 3, 1, 2))
+  assert_parity(logits_of(tmp_path / 'run', images), reference)
+
+
+def test_two_tower_import_is_caffes_groups_on_the_towers(tmp_path, blobs, images):
+  """Two towers: every layer as in Caffe's net, except that LRN's window stays inside each group's channels (as on
+  the paper's GPUs); Caffe's own LRN spans the boundary, which moves the logits."""
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs)
+  config = import_weights.import_caffe(str(tmp_path / 'net.caffemodel'), str(tmp_path / 'run'))
+  assert (config.num_towers, config.lrn, tuple(config.conv_features)) == (2, 'caffe', WIDTHS)
+  bgr = images[..., ::-1].transpose(0, 3, 1, 2)
+  ours = logits_of(tmp_path / 'run', images)
+  assert_parity(ours, caffe_forward(blobs, bgr, lrn_groups=2))
+  caffe = caffe_forward(blobs, bgr)
+  assert np.abs(ours - caffe).max() > 1e-3 * np.abs(caffe).max()
+
+
+def test_a_swapped_colour_order_or_a_transposed_flattening_fails_parity(tmp_path, blobs, images):
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs)
+  import_weights.import_caffe(str(tmp_path / 'net.caffemodel'), str(tmp_path / 'run'), num_towers=1)
+  config = import_weights.caffe_config(blobs, 1)
+  params = train.restore_state(tmp_path / 'run')[0]['params']
+  reference = caffe_forward(blobs, images[..., ::-1].transpose(0, 3, 1, 2))
+  tower, head = model_lib.from_config(config)
+  net = parallel.Network(tower, head, 0.0)
+  bgr_kernel = jax.tree.map(np.copy, params)
+  bgr_kernel['towers']['conv1']['kernel'] = params['towers']['conv1']['kernel'][..., ::-1, :]
+  chw = jax.tree.map(np.copy, params)  # fc6's rows in Caffe's (C, H, W) order, as if not reordered.
+  chw['towers']['fc6']['kernel'][0] = blobs['fc6'][0].T
+  assert not np.allclose(params['towers']['fc6']['kernel'][0], blobs['fc6'][0].T)
+  for wrong in (bgr_kernel, chw):
+    logits = np.asarray(net.apply({'params': wrong}, images)[0])
+    with pytest.raises(AssertionError):
+      assert_parity(logits, reference)
+
+
+def test_the_caffe_mean_file_becomes_the_pixel_mean(tmp_path, blobs):
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs)
+  mean_bgr = np.random.default_rng(2).uniform(90, 130, (1, 3, 256, 256)).astype(np.float32)
+  (tmp_path / 'mean.binaryproto').write_bytes(caffe_proto.to_blob(mean_bgr, legacy_4d=True).SerializeToString())
+  config = import_weights.import_caffe(str(tmp_path / 'net.caffemodel'), str(tmp_path / 'run'),
+                                       mean_file=str(tmp_path / 'mean.binaryproto'))
+  stats = np.load(tmp_path / 'run' / 'stats.npz')
+  assert config.mean_subtraction == 'pixel'
+  np.testing.assert_array_equal(stats['mean_image'], mean_bgr[0].transpose(1, 2, 0)[..., ::-1])
+
+
+def test_the_full_size_net_maps_onto_configs_imagenet():
+  """bvlc_alexnet's real shapes import into configs/imagenet.py's net: 60,965,224 parameters."""
+  shapes = {'conv1': (96, 3, 11, 11), 'conv2': (256, 48, 5, 5), 'conv3': (384, 256, 3, 3), 'conv4': (384, 192, 3, 3),
+            'conv5': (256, 192, 3, 3), 'fc6': (4096, 9216), 'fc7': (4096, 4096), 'fc8': (1000, 4096)}
+  blobs = {n: [np.zeros(s, np.float32), np.zeros(s[0], np.float32)] for n, s in shapes.items()}
+  config = import_weights.caffe_config(blobs, 2)
+  params = import_weights.caffe_params(blobs, 2)
+  import_weights.check_shapes(config, params, 'bvlc_alexnet')
+  assert sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params)) == 60_965_224
+
+
+# ------------------------------------------------------------------------------------------------- torchvision
+
+def torchvision_alexnet(torch):
+  """torchvision.models.alexnet(weights=None); where torchvision does not import (PyPI's torchvision wheels link
+  CUDA's libraries, which torch's CPU build lacks), the same module tree as torchvision/models/alexnet.py defines it,
+  in plain torch: the same state_dict keys and forward pass."""
+  try:
+    import torchvision  # pylint: disable=g-import-not-at-top
+    return torchvision.models.alexnet(weights=None)
+  except Exception:  # pylint: disable=broad-except
+    nn = torch.nn
+
+    class AlexNet(nn.Module):
+
+      def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
+            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
+            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, 1000))
+
+      def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+    return AlexNet()
+
+
+def test_torchvision_import_is_torchvisions_forward_pass(tmp_path):
+  torch = pytest.importorskip('torch', reason='torch is not installed (pip install torch==2.13.0)')
+  torch.manual_seed(0)
+  net = torchvision_alexnet(torch).eval()
+  torch.save(net.state_dict(), tmp_path / 'alexnet.pth')
+  import_weights.import_torchvision(str(tmp_path / 'alexnet.pth'), str(tmp_path / 'run'))
+  pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+  mean, std = np.asarray(import_weights.TORCH_MEAN), np.asarray(import_weights.TORCH_STD)
+  with torch.no_grad():
+    reference = net(torch.from_numpy(((pixels / 255 - mean) / std).transpose(0, 3, 1, 2)).float()).double().numpy()
+  ours = logits_of(tmp_path / 'run', pixels - 255 * mean.astype(np.float32))
+  assert_parity(ours, reference)
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+
+def test_bad_weight_files_are_one_line_naming_the_file(tmp_path, blobs):
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs)
+  data = (tmp_path / 'net.caffemodel').read_bytes()
+  (tmp_path / 'truncated.caffemodel').write_bytes(data[:len(data) // 2])
+  vgg = {f'conv{i}_{j}': [np.zeros((4, 3, 3, 3), np.float32), np.zeros(4, np.float32)] for i in (1, 2) for j in (1, 2)}
+  (tmp_path / 'vgg.caffemodel').write_bytes(caffe_proto.serialize_net(
+      'VGG', [caffe_proto.Layer(n, 'Convolution', b) for n, b in vgg.items()]))
+  cases = {'missing.caffemodel': 'no such file', 'truncated.caffemodel': 'truncated',
+           'vgg.caffemodel': 'is not AlexNet: expected weights and biases of conv1'}
+  for name, words in cases.items():
+    with pytest.raises(import_weights.WeightsError, match=words) as e:
+      import_weights.import_caffe(str(tmp_path / name), str(tmp_path / 'run'))
+    assert str(tmp_path / name) in str(e.value) and '\n' not in str(e.value)
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_resnet_state_dict_is_refused(tmp_path):
+  torch = pytest.importorskip('torch', reason='torch is not installed (pip install torch==2.13.0)')
+  torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7), 'bn1.weight': torch.zeros(64)}, tmp_path / 'resnet.pth')
+  with pytest.raises(import_weights.WeightsError, match="is not torchvision's alexnet: expected keys features.0"):
+    import_weights.import_torchvision(str(tmp_path / 'resnet.pth'), str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.slow
+def test_cli_imports_and_refuses_in_one_line(tmp_path, blobs):
+  write_caffemodel(tmp_path / 'net.caffemodel', blobs)
+  cmd = [sys.executable, '-m', 'alexnet.import_weights', f'--workdir={tmp_path / "run"}']
+  ok = subprocess.run(cmd + [f'--caffemodel={tmp_path / "net.caffemodel"}'], cwd=REPO, capture_output=True, text=True)
+  assert ok.returncode == 0, ok.stderr[-2000:]
+  assert (tmp_path / 'run' / 'checkpoints' / '0').is_dir() and (tmp_path / 'run' / 'stats.npz').exists()
+  bad = subprocess.run([sys.executable, '-m', 'alexnet.import_weights', f'--workdir={tmp_path / "other"}',
+                        f'--caffemodel={tmp_path / "nothing.caffemodel"}'], cwd=REPO, capture_output=True, text=True)
+  assert bad.returncode == 2
+  assert bad.stderr.strip().splitlines()[-1].startswith(f'error: {tmp_path / "nothing.caffemodel"}: no such file')
+  assert not (tmp_path / 'other').exists()
