@@ -376,6 +376,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
 
 def _train(config, workdir, train_split, minival_split, test_split, source=None) -> dict[str, Any]:
+  code = provenance.code_version()  # the code this process runs, read before a later edit can change the tree.
   network = build_network(config)
   stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
   steps_per_epoch = train_split.num_examples // config.batch_size
@@ -500,7 +501,7 @@ def _train(config, workdir, train_split, minival_split, test_split, source=None)
              'minival_top5_error': minival_metrics.get('top5_error'), 'minival_loss': minival_metrics.get('loss'),
              'minival_examples': minival_split.num_examples if minival_split else 0,
              'train_images_per_sec': report.images_per_sec, 'wall_seconds': elapsed(), 'skipped_steps': skipped,
-             **provenance.code_version(), 'minival_history': history}
+             **code, 'minival_history': history}
   if lead:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)

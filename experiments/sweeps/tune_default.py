@@ -9,6 +9,7 @@ finding.
 """
 BASE = 'configs/default.py'
 TITLE = 'Default config: learning rate, selected on minival'
+METRIC = 'minival_top1_error'  # selection reads minival only.
 REFERENCE = 'lr=0.05'
 RATES = (0.02, 0.05, 0.1)
 
