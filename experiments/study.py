@@ -129,12 +129,27 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
   return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
+def runs_table(modules: dict, rows_by_question: dict) -> str:
+  """A line per question: runs finished of those planned, their total wall time, the commits that made them."""
+  lines = ['| question | runs | run time (sum) | made at | command |', '|---|---|---|---|---|']
+  for question, module in modules.items():
+    rows = rows_by_question[question]
+    wall = sum(float(r.get('wall_seconds') or 0) for r in rows) / 3600
+    commits = sorted({(r.get('commit') or '?')[:7] + (' (dirty)' if str(r.get('dirty')) == 'True' else '')
+                      for r in rows})
+    lines.append(f'| {question} | {len(rows)} of {sweep_files.planned_runs(module)} | {wall:.1f} h | '
+                 f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
+                 f'--workdir=runs/ablations/{question} --runs_dir=runs/ablations/runs --schedule=full` |')
+  return '\n'.join(lines) + '\n'
+
+
 def study(results_dir: str, questions=QUESTIONS) -> tuple[list[dict], str]:
   modules = {q: sweep_files.question(q) for q in questions}
-  family = [c for q, module in modules.items()
-            for c in contrasts(q, module, read_rows(os.path.join(results_dir, q, 'results.csv')))]
+  rows_by_question = {q: read_rows(os.path.join(results_dir, q, 'results.csv')) for q in questions}
+  family = [c for q, module in modules.items() for c in contrasts(q, module, rows_by_question[q])]
   rows = analyse(family)
-  return rows, markdown(rows, modules, sum(1 for c in family if not c.untestable))
+  text = markdown(rows, modules, sum(1 for c in family if not c.untestable))
+  return rows, text + '\n' + runs_table(modules, rows_by_question)
 
 
 def main(argv):
