@@ -16,10 +16,10 @@ def _git(*args: str) -> str | None:
 
 
 def code_version() -> dict[str, str | bool | None]:
-  """{'commit': HEAD's hash, 'dirty': whether the code folders (alexnet/, configs/, experiments/) differ from it};
-  None for both outside a git checkout (an installed copy)."""
+  """{'commit': HEAD's hash, 'dirty': whether the code a training run executes (alexnet/, configs/) differs from
+  it}; None for both outside a git checkout (an installed copy)."""
   commit = _git('rev-parse', 'HEAD')
   if commit is None:
     return {'commit': None, 'dirty': None}
-  status = _git('status', '--porcelain', '--untracked-files=normal', '--', 'alexnet', 'configs', 'experiments')
+  status = _git('status', '--porcelain', '--untracked-files=normal', '--', 'alexnet', 'configs')
   return {'commit': commit, 'dirty': bool(status)}
