@@ -129,22 +129,34 @@ def run_sweep(*args, timeout=600):
 def test_smoke_sweep_writes_tables_and_plots_and_a_rerun_skips(tmp_path):
   result = run_sweep('--sweep=experiments/sweeps/smoke.py', f'--workdir={tmp_path}', '--jobs=2')
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-  assert '2 to run' in result.stdout and '[2 done | 0 running | 0 left]' in result.stdout
+  assert '4 to run' in result.stdout and '[4 done | 0 running | 0 left]' in result.stdout
   with open(tmp_path / 'results.csv') as f:
     rows = list(csv.DictReader(f))
-  assert [r['point'] for r in rows] == ['lrn=paper', 'lrn=none'] and [r['lrn'] for r in rows] == ['paper', 'none']
+  assert [(r['point'], r['seed']) for r in rows] == [('lrn=paper', '0'), ('lrn=paper', '1'), ('lrn=none', '0'),
+                                                     ('lrn=none', '1')]
+  assert {r['lrn'] for r in rows[:2]} == {'paper'} and {r['lrn'] for r in rows[2:]} == {'none'}
+  assert all(len(r['commit']) == 40 and r['dirty'] in ('True', 'False') for r in rows)
   for r in rows:
     assert float(r['test_top1_error']) < 0.75 and float(r['minival_top1_error']) < 0.75  # chance is 0.75
     assert int(r['steps']) == 120
   table = (tmp_path / 'results.md').read_text()
-  assert '| lrn=paper | 1 |' in table and '| lrn=none | 1 |' in table and 'Δ test top-1 vs lrn=paper' in table
+  assert '| lrn=paper | 2 |' in table and 'Δ test_top1_error vs lrn=paper (points) [95% CI]' in table
+  # The contrast paired by seed: 2 pairs, a mean difference with its interval, the p values and the MDE.
+  lines = table.splitlines()
+  header = [c.strip() for c in next(l for l in lines if l.startswith('| point |')).strip('|').split('|')]
+  cells = dict(zip(header, [c.strip() for c in next(l for l in lines if l.startswith('| lrn=none |')).strip('|')
+                            .split('|')], strict=True))
+  differences = [100 * (float(rows[2 + s]['test_top1_error']) - float(rows[s]['test_top1_error'])) for s in (0, 1)]
+  assert cells['pairs'] == '2'
+  assert cells['Δ test_top1_error vs lrn=paper (points) [95% CI]'].startswith(f'{np.mean(differences):+.2f} [')
+  assert cells['p (sign-flip)'] in ('0.5', '1')  # the exact sign-flip p of two pairs: 2/4 or 4/4.
   for png in ('test_error.png', 'minival_curves.png', 'train_curves.png'):
     assert (tmp_path / png).read_bytes()[:4] == b'\x89PNG', png
   summaries = {p: p.stat().st_mtime for p in tmp_path.glob('*/summary.json')}
-  assert len(summaries) == 2
+  assert len(summaries) == 4
 
   again = run_sweep('--sweep=experiments/sweeps/smoke.py', f'--workdir={tmp_path}', '--jobs=2')
-  assert again.returncode == 0 and '2 finished before, 0 to run' in again.stdout
+  assert again.returncode == 0 and '4 finished before, 0 to run' in again.stdout
   assert {p: p.stat().st_mtime for p in tmp_path.glob('*/summary.json')} == summaries
 
 
