@@ -13,7 +13,7 @@ empty :=
 space := $(empty) $(empty)
 ABLATION_FILES := $(subst $(space),$(comma),$(foreach s,$(ABLATIONS),experiments/sweeps/$(s).py))
 
-.PHONY: train test test-all data summary benchmark ablations compare publish clean
+.PHONY: train test test-all data summary benchmark ablations compare publish restore-runs clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,15 @@ compare: data
 publish: $(VENV)/.installed
 	for s in $(ABLATIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
+	for r in runs/ablations/runs/*/; do if [ -f "$$r/summary.json" ]; then d="docs/ablations/runs/$$(basename "$$r")"; \
+	  mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh "$$r"/events.out.tfevents.* "$$d"/; fi; done
 	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
 	if [ -f runs/compare/report.md ]; then mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/; fi
+
+# A new machine: the finished runs' records (config, summary, TensorBoard events) back into runs/, so that
+# `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
+restore-runs:
+	mkdir -p runs/ablations/runs && cp -rn docs/ablations/runs/. runs/ablations/runs/
 
 summary: $(VENV)/.installed
 	$(PY) -m alexnet.summary --config=configs/imagenet.py

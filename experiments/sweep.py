@@ -266,6 +266,9 @@ def collect(runs: list[Run], train_error_target: float | None) -> list[dict]:
            'commit': summary.get('commit'), 'dirty': summary.get('dirty')}
     curve = runs_lib.train_curve(run.workdir)
     row['train_top1_error_mean'] = float(np.mean(curve[1])) if len(curve[1]) else None  # area under the curve.
+    # The training error at the end (the last 5 logged windows; dropout and augmentation on): against minival, it
+    # shows whether an arm overfits.
+    row['train_top1_error_end'] = float(np.mean(curve[1][-5:])) if len(curve[1]) else None
     if train_error_target is not None:
       row[f'steps_to_{train_error_target:g}_train_error'] = steps_to(train_error_target, *curve)
     rows.append(row)
@@ -324,14 +327,15 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   extra = [k for k in (rows[0] if rows else {}) if k.startswith('steps_to_')]
   paired = paired_columns(module, rows) if reference in by_point else {}
   units = study.metric_units(metric)[1]
-  head = ['point', 'n', 'minival top-1 %', 'test top-1 %', 'test top-5 %']
+  head = ['point', 'n', 'train top-1 % (end)', 'minival top-1 %', 'test top-1 %', 'test top-5 %']
   head += [k.replace('_', ' ') for k in extra]
   head += ['pairs', f'Δ {metric} vs {reference} ({units}) [95% CI]', 'p (paired t)', 'p (sign-flip)',
            'MDE (0.05, 80%)', 'img/s', 'min/run']
   lines = [f'## {title}', '', note, ''] if note else [f'## {title}', '']
   lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for point, group in by_point.items():
-    cells = [point, str(len(group)), _pm([r['minival_top1_error'] for r in group]),
+    cells = [point, str(len(group)), _pm([r.get('train_top1_error_end') for r in group]),
+             _pm([r['minival_top1_error'] for r in group]),
              _pm([r['test_top1_error'] for r in group]), _pm([r['test_top5_error'] for r in group])]
     for k in extra:
       reached = [r[k] for r in group if r[k] is not None]

@@ -90,7 +90,7 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   table = sweep.markdown(rows, module, 'T')
   ref_line = next(l for l in table.splitlines() if l.startswith('| ref '))
   other_line = next(l for l in table.splitlines() if l.startswith('| other '))
-  assert '| 3 | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - | - |' in ref_line
+  assert '| 3 | - | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - | - |' in ref_line
   # Paired differences 10, 8, 9 points: mean 9, sd 1, 95% CI 9 -+ t(0.975, 2) / sqrt(3) = 9 -+ 2.48; p = 0.0041;
   # all three positive: sign-flip p = 2 / 8; MDE at 0.05 with 80% power for sd 1, n = 3 (noncentral t).
   assert '| 21.00 ± 1.73 |' in other_line
