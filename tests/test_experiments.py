@@ -84,7 +84,8 @@ def test_compare_writes_the_split_vs_fused_report(tmp_path):
   assert '| half-width one tower | 1 | 4,908 | 106,624 | 0 |' in report
   for net in ('two towers, (data=1, tower=2) mesh', 'two towers, one device', 'fused', 'half-width one tower'):
     assert f'| {net} | ' in report, net
-  assert 'GEMM peak' in report and '| two towers | 1 |' in report and 'Δ test top-1 vs two towers' in report
+  assert 'GEMM peak' in report and '| two towers | 1 |' in report
+  assert 'Δ test_top1_error vs two towers (points) [95% CI]' in report  # the contrast, paired by seed
   assert 'Colour specificity is undefined here' in report  # synthetic data is grey
   for png in ('minival_curves.png', 'train_curves.png', 'test_error.png', 'figure3_base,seed=0.png'):
     assert (tmp_path / png).read_bytes()[:4] == b'\x89PNG', png
