@@ -1,4 +1,4 @@
-"""The published AlexNet weights as a run of this project: a workdir that evaluate, predict, init_from and Figure 3 read.
+"""The published AlexNet weights as a run of this project: a workdir that evaluate, predict, init_from, Figure 3 read.
 
   python -m alexnet.import_weights --caffemodel=bvlc_alexnet.caffemodel --workdir=runs/bvlc_alexnet
       [--caffe_mean=imagenet_mean.binaryproto | --mean_values=104.0,116.7,122.7] [--num_towers=2|1]

@@ -1,4 +1,4 @@
-"""A study's contrasts, paired by seed, adjusted across the study, with verdicts printed by the rule (experiments/stats).
+"""A study's contrasts, paired by seed and adjusted across the study, with verdicts printed by a rule (stats.py).
 
   python -m experiments.study --results=docs/ablations [--questions=towers,lrn,init] [--out=docs/ablations/study.md]
 
@@ -18,7 +18,6 @@ import os
 
 from absl import app
 from absl import flags
-import numpy as np
 
 from experiments import stats
 from experiments import sweep_files
@@ -108,16 +107,17 @@ def format_p(value) -> str:
 
 def markdown(rows: list[dict], modules: dict, m: int) -> str:
   lines = [f'Contrasts paired by seed (Δ = point − reference, mean over seeds). p: paired t; Holm: adjusted across '
-           f'the study\'s {m} testable contrasts; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. '
+           f"the study's {m} testable contrasts; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. "
            'Verdicts are printed by `experiments.stats.verdict`.', '',
            '| question | contrast | metric | n | Δ here [95% CI] | p | p sign-flip | p Holm | MDE | paper Δ | '
            'verdict |', '|---|---|---|---|---|---|---|---|---|---|---|']
   for r in rows:
     digits = 0 if r['units'] == 'steps' else 2
     ci = '' if math.isnan(r['ci_low']) else f" [{_f(r['ci_low'], digits, True)}, {_f(r['ci_high'], digits, True)}]"
+    p_values = ' | '.join(format_p(r[k]) for k in ('p', 'p_sign_flip', 'p_holm'))
     lines.append(f"| {r['question']} | {r['contrast']} | {r['metric']} ({r['units']}) | {r['n']} | "
-                 f"{_f(r['mean'], digits, True)}{ci} | {format_p(r['p'])} | {format_p(r['p_sign_flip'])} | {format_p(r['p_holm'])} | "
-                 f"{_f(r['mde'], digits)} | {r['paper']} | {r['verdict']} |")
+                 f"{_f(r['mean'], digits, True)}{ci} | {p_values} | {_f(r['mde'], digits)} | {r['paper']} | "
+                 f"{r['verdict']} |")
   notes = []
   for question, module in modules.items():
     anchors = getattr(module, 'ANCHORS', '')
