@@ -95,8 +95,9 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   # all three positive: sign-flip p = 2 / 8; MDE at 0.05 with 80% power for sd 1, n = 3 (noncentral t).
   assert '| 21.00 ± 1.73 |' in other_line
   assert '| 3 | +9.00 [+6.52, +11.48] | 0.0041 | 0.25 |' in other_line
-  minimum = float(other_line.split('|')[10])
-  assert minimum == pytest.approx(stats.mde(1.0, 3), abs=0.006)
+  header = [c.strip() for c in table.splitlines()[2].strip('|').split('|')]
+  cells = dict(zip(header, [c.strip() for c in other_line.strip('|').split('|')], strict=True))
+  assert float(cells['MDE (0.05, 80%)']) == pytest.approx(stats.mde(1.0, 3), abs=0.006)
 
 
 def test_steps_to_a_training_error():
