@@ -47,7 +47,7 @@ def build_network(config: ml_collections.ConfigDict, devices=None) -> parallel.N
   if config.parallelism == 'single':
     return parallel.Network(tower, head, config.dropout_rate)
   devices = jax.devices() if devices is None else devices
-  data, towers = validation.resolved_mesh(config, len(devices), jax.process_count())
+  data, towers = parallel.resolved_mesh(config, len(devices), jax.process_count())
   return parallel.Network(tower, head, config.dropout_rate, parallel.make_mesh(data, towers, devices))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import ml_collections
 
 from alexnet import model
+from alexnet import ops
 from alexnet import optim
 from alexnet import parallel
 
@@ -31,7 +32,7 @@ UNREADABLE_IMAGES = ('error', 'skip')
 
 CHOICES = {
     'lrn': model.LRN_FORMS, 'activation': tuple(model.ACTIVATIONS), 'init': model.INITS, 'pool': tuple(model.POOLS),
-    'dtype': tuple(model.DTYPES), 'kernels': model.KERNELS, 'pool_padding': ('VALID', 'SAME'),
+    'dtype': tuple(model.DTYPES), 'kernels': ops.KERNELS, 'pool_padding': ops.PADDINGS,
     'schedule': optim.SCHEDULES, 'eval_crops': (1, 10), 'mean_subtraction': MEAN_SUBTRACTIONS,
     'parallelism': PARALLELISMS, 'nonfinite': NONFINITE_ACTIONS, 'cpu_conv_library': CPU_CONV_LIBRARIES,
     'unreadable_images': UNREADABLE_IMAGES,
@@ -116,13 +117,7 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
   for key in ('conv_features', 'fc_features'):
     if any(w % config.num_towers for w in config[key]):
       raise ConfigError(f'config.{key} {tuple(config[key])} are not divisible by num_towers={config.num_towers}')
-  if config.conv1_padding not in ('VALID', 'SAME'):
-    try:
-      lo, hi = (int(p) for p in config.conv1_padding.split(','))
-      assert lo >= 0 and hi >= 0
-    except (ValueError, AssertionError):
-      raise ConfigError("config.conv1_padding must be 'VALID', 'SAME' or 'lo,hi' (pixels), got "
-                        f'{config.conv1_padding!r}') from None
+  _check_conv1_padding(config.conv1_padding)
   if config.num_train_steps <= 0 and config.num_epochs <= 0:
     raise ConfigError('set config.num_epochs > 0 or config.num_train_steps > 0')
   if config.eval_every_steps == 0 or config.eval_every_steps < -1:
@@ -137,19 +132,21 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
                       'split is not offered)')
 
 
-def resolved_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
-  """The (data, tower) mesh the config asks for on `num_devices` devices (-1 axes filled; see parallel.mesh_shape)."""
-  if config.parallelism == 'single':
-    return 1, 1
-  return parallel.mesh_shape(config.mesh_data, config.mesh_tower, config.num_towers, num_devices,
-                             num_devices // max(process_count, 1))
+def _check_conv1_padding(spec: str) -> None:
+  """'VALID', 'SAME' or 'lo,hi' with lo, hi >= 0, as model.conv_padding reads it."""
+  try:
+    padding = model.conv_padding(spec)
+  except ValueError:
+    padding = None
+  if padding is None or (padding not in ops.PADDINGS and min(padding[0]) < 0):
+    raise ConfigError(f"config.conv1_padding must be 'VALID', 'SAME' or 'lo,hi' (pixels), got {spec!r}")
 
 
-def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> tuple[int, int]:
+def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> None:
   for key in ('mesh_data', 'mesh_tower'):
     if config[key] == 0 or config[key] < -1:
       raise ConfigError(f'config.{key} must be > 0, or -1 to fill from the devices; got {config[key]}')
-  data, tower = resolved_mesh(config, num_devices, process_count)
+  data, tower = parallel.resolved_mesh(config, num_devices, process_count)
   if config.parallelism == 'mesh':
     if data * tower > num_devices:
       raise ConfigError(f'mesh (data={data}, tower={tower}) needs {data * tower} devices but {num_devices} are '
@@ -164,7 +161,6 @@ def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_cou
   if config.batch_size % data:  # data is a multiple of the processes, so each process gets whole device batches.
     raise ConfigError(f'batch_size {config.batch_size} is not divisible by the data axis ({data}, over '
                       f'{process_count} process(es))')
-  return data, tower
 
 
 def _check_init_from(config: ml_collections.ConfigDict) -> None:
@@ -177,12 +173,13 @@ def _check_init_from(config: ml_collections.ConfigDict) -> None:
                       'written by alexnet.main or alexnet.import_weights)')
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
-  """Checks everything about `config` that needs no data; returns the resolved (data, tower) mesh."""
+def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> None:
+  """Checks everything about `config` that needs no data, against `num_devices` devices over `process_count`
+  processes (the mesh they give is parallel.resolved_mesh's)."""
   _check_fields(config)
   _check_values(config)
   _check_init_from(config)
-  return _check_mesh(config, num_devices, process_count)
+  _check_mesh(config, num_devices, process_count)
 
 
 def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:

@@ -54,7 +54,8 @@ def test_each_bad_config_gives_its_one_line_message(fields, message):
 
 def test_every_shipped_config_is_valid():
   for module in (imagenet_config, default_config, smoke_config):
-    assert validation.validate(module.get_config(), num_devices=2) == (1, 2)
+    validation.validate(module.get_config(), num_devices=2)
+    assert parallel.resolved_mesh(module.get_config(), num_devices=2) == (1, 2)
 
 
 def test_the_tower_axis_stays_inside_a_process():
