@@ -26,15 +26,15 @@ from alexnet import ops
 Array = jax.Array
 Variables = Any
 # run_towers(tower_variables, images, fc7_keep_mask) -> (fc7, new_batch_stats, intermediates), as towers_forward.
-TowerRunner = Callable[[Variables, Array, 'Array | None'], tuple]
+TowerRunner = Callable[[Variables, Array, Any], tuple]
 
 # Layers whose bias starts at 1 in the paper (Section 5), "to accelerate the early stages of learning by providing the
 # ReLUs with positive inputs"; all other biases start at 0.
 POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'fc6', 'fc7')
 # The positive bias each init scheme gives POSITIVE_BIAS_LAYERS. Caffe's reference model uses 0.1: with 1 its authors
 # saw the loss stay flat.
+INITS = ('paper', 'paper_scaled', 'caffe', 'he')
 POSITIVE_BIAS = {'paper': 1.0, 'paper_scaled': 1.0, 'caffe': 0.1, 'he': 0.0}
-INITS = tuple(POSITIVE_BIAS)
 # Section 5's weight standard deviation, and each layer's fan-in in the paper's two-tower ImageNet net (conv2, conv4
 # and conv5 read their own tower's 48, 192 and 192 maps; conv3, fc6, fc7 and fc8 read every tower's). 'paper_scaled'
 # keeps the paper's per-layer gain, std * sqrt(fan-in), on a net of other widths: sigma_l = 0.01 sqrt(F_paper / F_l).
@@ -53,7 +53,8 @@ DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 def init_std(init: str, layer: str, fan_in: int) -> float:
   """The standard deviation of a layer's initial weights under `init` (INITS), for a kernel with `fan_in` inputs:
-  Section 5's 0.01 ('paper', 'caffe'), the paper's gain at this fan-in ('paper_scaled'), or He et al.'s sqrt(2 / fan-in)."""
+  Section 5's 0.01 ('paper', 'caffe'), the paper's gain at this fan-in ('paper_scaled'), or He et al.'s
+  sqrt(2 / fan-in)."""
   if init == 'paper_scaled':
     return PAPER_STD * math.sqrt(PAPER_FAN_IN[layer] / fan_in)
   if init == 'he':
