@@ -29,6 +29,7 @@ import numpy as np
 from alexnet import input_pipeline
 from alexnet import train
 from alexnet import validation
+from configs import imagenet
 
 EXIT_BAD_INPUT = 2
 
@@ -51,7 +52,7 @@ def _json_config(workdir: str) -> dict:
 def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The run's config: configs/imagenet.py's fields, set from its config.json (fields the file lacks keep their
   defaults; lists become the reference's tuples)."""
-  config = validation.reference()
+  config = imagenet.get_config()
   for key, value in _json_config(str(workdir)).items():
     if key in config:
       config[key] = tuple(value) if isinstance(config[key], tuple) and isinstance(value, list) else value
@@ -134,17 +135,15 @@ def _argv_value(name: str) -> str | None:
 def define_config_flag() -> None:
   """--config.<field>=value overrides on the run's own config (read from --workdir before flags are parsed); an
   unknown field is one line and exit 2."""
-  names = [a[len('--config.'):].split('=')[0].split('.')[0] for a in sys.argv[1:] if a.startswith('--config.')]
   try:
-    validation.check_names(names)
+    validation.check_overrides(sys.argv[1:], imagenet.get_config())
   except validation.ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(EXIT_BAD_INPUT)
+    bad_input(str(e))
   workdir = _argv_value('workdir')
   try:
-    config = load_config(workdir) if workdir else validation.reference()
+    config = load_config(workdir) if workdir else imagenet.get_config()
   except RunError:
-    config = validation.reference()  # main() reports the workdir.
+    config = imagenet.get_config()  # main() reports the workdir.
   config_flags.DEFINE_config_dict('config', config, 'The run\'s config (its config.json); override fields with '
                                   '--config.<field>=value.', lock_config=True)
 

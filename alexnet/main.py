@@ -18,6 +18,8 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from configs import imagenet
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', None, 'Where checkpoints, TensorBoard events, config.json and summary.json go.')
 config_flags.DEFINE_config_file('config', None, 'A configs/*.py file with get_config().', lock_config=True)
@@ -84,7 +86,8 @@ def main(argv):
   # pylint: enable=g-import-not-at-top
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(), jax.process_count())
   try:
-    train.train_and_evaluate(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change)
+    train.train_and_evaluate(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change,
+                             reference=imagenet.get_config())
   except (validation.ConfigError, input_pipeline.DataError) as e:
     _exit(EXIT_BAD_INPUT, str(e))
   except train.Preempted as e:
@@ -101,12 +104,10 @@ def main(argv):
 
 
 def run() -> None:
-  """app.run(main), after checking the names of --config.<field> overrides (ml_collections would raise a bare
-  AttributeError while parsing flags)."""
+  """app.run(main), after checking the names of --config.<field> overrides."""
   from alexnet import validation  # pylint: disable=g-import-not-at-top
-  names = [a[len('--config.'):].split('=')[0].split('.')[0] for a in sys.argv[1:] if a.startswith('--config.')]
   try:
-    validation.check_names(names)
+    validation.check_overrides(sys.argv[1:], imagenet.get_config())
   except validation.ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)

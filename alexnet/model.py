@@ -1,18 +1,19 @@
-"""AlexNet's layers (Krizhevsky, Sutskever & Hinton, 2012), written once for one tower.
+"""AlexNet's layers (Krizhevsky, Sutskever & Hinton, 2012), written once for one tower, and what the net computes.
 
 The paper's net is a chain of per-tower *stages* separated by *exchanges* (Section 3.5, Figure 2):
 
     images -> [conv1 > norm > pool > conv2 > norm > pool]   each tower sees only itself
            -> exchange -> [conv3 > conv4 > conv5 > pool]    conv3 reads every tower
-           -> exchange -> [fc6] -> exchange -> dropout -> [fc7] -> (exchange, dropout, fc8: the head)
+           -> exchange -> [fc6] -> exchange -> dropout -> [fc7] -> exchange -> dropout -> fc8 (the head, not split)
 
-`Tower` holds one tower's layers with width = total width / num_towers. `towers_forward` runs the chain for the towers
-it is given, with an `exchange` function supplied by the caller: this module knows nothing about devices (see
-parallel.py for how towers map onto a mesh or one device). num_towers=1 is the fused, modern net.
+`Tower` holds one tower's layers with width = total width / num_towers; `Head` is FC8. `towers_forward` runs the chain
+for the towers it is given, with an `exchange` function supplied by the caller; `forward` draws the dropout masks, runs
+the towers through a `run_towers` function supplied by the caller and applies the head. This module says *what* is
+computed and knows nothing about devices: parallel.py says *where* (a mesh, or one device). num_towers=1 is the
+fused, modern net. LRN and max pooling are in ops.py.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Callable, Sequence
 
@@ -20,187 +21,55 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from alexnet import ops
+
 Array = jax.Array
 Variables = Any
+# run_towers(tower_variables, images, fc7_keep_mask) -> (fc7, new_batch_stats, intermediates), as towers_forward.
+TowerRunner = Callable[[Variables, Array, Any], tuple]
 
 # Layers whose bias starts at 1 in the paper (Section 5), "to accelerate the early stages of learning by providing the
 # ReLUs with positive inputs"; all other biases start at 0.
 POSITIVE_BIAS_LAYERS = ('conv2', 'conv4', 'conv5', 'fc6', 'fc7')
-LRN_FORMS = ('paper', 'caffe', 'none', 'batchnorm')
+# The positive bias each init scheme gives POSITIVE_BIAS_LAYERS. Caffe's reference model uses 0.1: with 1 its authors
+# saw the loss stay flat.
 INITS = ('paper', 'paper_scaled', 'caffe', 'he')
+POSITIVE_BIAS = {'paper': 1.0, 'paper_scaled': 1.0, 'caffe': 0.1, 'he': 0.0}
 # Section 5's weight standard deviation, and each layer's fan-in in the paper's two-tower ImageNet net (conv2, conv4
 # and conv5 read their own tower's 48, 192 and 192 maps; conv3, fc6, fc7 and fc8 read every tower's). 'paper_scaled'
 # keeps the paper's per-layer gain, std * sqrt(fan-in), on a net of other widths: sigma_l = 0.01 sqrt(F_paper / F_l).
 PAPER_STD = 0.01
 PAPER_FAN_IN = {'conv1': 11 * 11 * 3, 'conv2': 5 * 5 * 48, 'conv3': 3 * 3 * 256, 'conv4': 3 * 3 * 192,
                 'conv5': 3 * 3 * 192, 'fc6': 6 * 6 * 256, 'fc7': 4096, 'fc8': 4096}
+# Section 3.3's constants (k, n, alpha, beta): the paper's, and Caffe's, whose alpha divides the sum by n.
+LRN_CONSTANTS = {'paper': {'size': 5, 'k': 2.0, 'alpha': 1e-4, 'beta': 0.75},
+                 'caffe': {'size': 5, 'k': 1.0, 'alpha': 1e-4 / 5, 'beta': 0.75}}
+LRN_FORMS = (*LRN_CONSTANTS, 'none', 'batchnorm')
 # Section 3.1: ReLU, f(x) = max(0, x), against the saturating tanh that Figure 1 compares it with.
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh}
 POOLS = {'overlapping': (3, 2), 'non_overlapping': (2, 2)}  # (window, stride): Section 3.4's z=3, s=2, or z=s=2.
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-# 'cpu': max pooling as strided slices and LRN with an exp-log power and a hand-written gradient, the forms XLA:CPU runs
-# fastest (README, Train-step speed); 'generic': nn.max_pool and the LRN formula differentiated by JAX. 'auto' picks
-# by what was measured fastest: the 'cpu' forms on the CPU and in bfloat16 on a GPU (H100: 9% faster), 'generic' in
-# float32 on a GPU (5% faster). The same numbers either way (tests).
-KERNELS = ('auto', 'cpu', 'generic')
-
-
-def cpu_kernels(kernels: str, dtype: Any = jnp.float32) -> bool:
-  if kernels not in KERNELS:
-    raise ValueError(f'kernels must be one of {KERNELS}, got {kernels!r}')
-  if kernels == 'auto':
-    return jax.default_backend() == 'cpu' or jnp.dtype(dtype) == jnp.bfloat16
-  return kernels == 'cpu'
-
-
-def channel_window_sum(x: Array, size: int) -> Array:
-  """sum_{j=i-size/2}^{i+size/2} x_j over the last axis, zero beyond the edges."""
-  half = size // 2
-  return jax.lax.reduce_window(x, 0.0, jax.lax.add, (1,) * (x.ndim - 1) + (size,), (1,) * x.ndim,
-                               [(0, 0)] * (x.ndim - 1) + [(half, half)])
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
-def _lrn(x: Array, size: int, k: float, alpha: float, beta: float) -> Array:
-  return _lrn_fwd(x, size, k, alpha, beta)[0]
-
-
-def _lrn_fwd(x, size, k, alpha, beta):
-  denominator = k + alpha * channel_window_sum(jnp.square(x), size)
-  scale = jnp.exp(-beta * jnp.log(denominator))  # = denominator ** -beta; XLA:CPU's pow is 3x slower.
-  return x * scale, (x, denominator, scale)
-
-
-def _lrn_bwd(size, k, alpha, beta, residuals, g):
-  # dy_i/dx_j = [i == j] d_i^-beta - 2 alpha beta x_i x_j d_i^(-beta-1) for j in window(i); windows are symmetric.
-  x, denominator, scale = residuals
-  return (g * scale - 2.0 * alpha * beta * x * channel_window_sum(g * x * scale / denominator, size),)
-
-
-_lrn.defvjp(_lrn_fwd, _lrn_bwd)
-
-
-def local_response_norm(x: Array, *, size: int = 5, k: float = 2.0, alpha: float = 1e-4, beta: float = 0.75,
-                        cpu_form: bool = True) -> Array:
-  """Section 3.3: b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2)^beta over the channel axis (last).
-
-  `alpha` multiplies the plain sum (the paper's form); Caffe's form passes alpha / n. Channels beyond the edges count
-  as zero, as in the paper's sum limits max(0, i-n/2) .. min(N-1, i+n/2). Computed in float32. `cpu_form`: the power
-  as exp-log and a hand-written gradient (one more windowed sum), which XLA:CPU runs faster; otherwise the formula as
-  written, differentiated by JAX.
-  """
-  x32 = x.astype(jnp.float32)
-  if cpu_form:
-    return _lrn(x32, size, k, alpha, beta).astype(x.dtype)
-  return (x32 * (k + alpha * channel_window_sum(jnp.square(x32), size)) ** -beta).astype(x.dtype)
-
-
-def _explicit_padding(padding: str, window: int, stride: int, sizes) -> list[tuple[int, int]]:
-  """(low, high) padding of each spatial dimension for 'VALID' or 'SAME', as lax.reduce_window would apply it."""
-  if padding == 'VALID':
-    return [(0, 0)] * len(sizes)
-  totals = [max((-(-n // stride) - 1) * stride + window - n, 0) for n in sizes]
-  return [(t // 2, t - t // 2) for t in totals]
-
-
-def max_pool(x: Array, window: int, stride: int, padding: str, cpu_form: bool = True) -> Array:
-  """Max pooling over H, W (NHWC); `cpu_form`: strided slices with a hand-written gradient, else flax's reduce_window.
-
-  Same values and gradients as nn.max_pool: the gradient of each window goes to its first maximum in row-major order,
-  as select-and-scatter gives it. On XLA:CPU this form is faster than JAX's derivative of the slices' maxima and than
-  reduce_window's select-and-scatter (README, Train-step speed).
-  """
-  if padding not in ('VALID', 'SAME'):
-    raise ValueError(f"pool padding must be 'VALID' or 'SAME', got {padding!r}")
-  if not cpu_form:
-    return nn.max_pool(x, (window, window), (stride, stride), padding)
-  return _max_pool(x, window, stride, padding)
-
-
-def _pool_input(x: Array, window: int, stride: int, padding: str) -> tuple[Array, tuple[int, int]]:
-  """x padded with -inf as the padding asks, and the pooled (height, width)."""
-  pad_h, pad_w = _explicit_padding(padding, window, stride, x.shape[1:3])
-  if pad_h != (0, 0) or pad_w != (0, 0):
-    x = jnp.pad(x, ((0, 0), pad_h, pad_w, (0, 0)), constant_values=-jnp.inf)
-  return x, ((x.shape[1] - window) // stride + 1, (x.shape[2] - window) // stride + 1)
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _max_pool(x: Array, window: int, stride: int, padding: str) -> Array:
-  return _max_pool_fwd(x, window, stride, padding)[0]
-
-
-def _max_pool_fwd(x, window, stride, padding):
-  padded, (out_h, out_w) = _pool_input(x, window, stride, padding)
-  rows = functools.reduce(jnp.maximum, [padded[:, i:i + stride * (out_h - 1) + 1:stride] for i in range(window)])
-  y = functools.reduce(jnp.maximum, [rows[:, :, j:j + stride * (out_w - 1) + 1:stride] for j in range(window)])
-  return y, (x, y)
-
-
-def _max_pool_bwd(window, stride, padding, residuals, g):
-  # Window offset (i, j) of output (r, c) read input (stride*r + i, stride*c + j): it hands g there when that input is
-  # the window's first maximum. Inputs are grouped by phase (row % stride, column % stride); offset (i, j) lands in
-  # phase (i % stride, j % stride) shifted by (i // stride, j // stride) outputs, so each phase's gradient is a sum of
-  # output-sized arrays, and one interleaving writes the whole input gradient (no scatter).
-  x, y = residuals
-  padded, (out_h, out_w) = _pool_input(x, window, stride, padding)
-  n, height, width, channels = padded.shape
-  rows, cols = -(-height // stride), -(-width // stride)
-  zero = jnp.zeros((), g.dtype)
-  taken = jnp.zeros(y.shape, bool)
-  phases = {}
-  for i in range(window):
-    for j in range(window):
-      first = (padded[:, i:i + stride * (out_h - 1) + 1:stride, j:j + stride * (out_w - 1) + 1:stride] == y) & ~taken
-      taken = taken | first
-      di, dj = i // stride, j // stride
-      part = jnp.pad(jnp.where(first, g, zero), ((0, 0), (di, rows - out_h - di), (dj, cols - out_w - dj), (0, 0)))
-      key = (i % stride, j % stride)
-      phases[key] = phases[key] + part if key in phases else part
-  empty = jnp.zeros((n, rows, cols, channels), g.dtype)  # phases no window reads (window < stride).
-  grid = jnp.stack([jnp.stack([phases.get((p, q), empty) for q in range(stride)], axis=3) for p in range(stride)],
-                   axis=2)  # [n, rows, row phase, cols, column phase, channels]
-  grad = grid.reshape(n, rows * stride, cols * stride, channels)
-  pad_h, pad_w = _explicit_padding(padding, window, stride, x.shape[1:3])
-  return (grad[:, pad_h[0]:height - pad_h[1], pad_w[0]:width - pad_w[1]],)
-
-
-_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
-
-
-def dropout(x: Array, keep_mask: Array | None, rate: float) -> Array:
-  """Section 4.2: dropout with rate 0.5. Inverted form (scale by 1/keep at train time), equal in expectation to the
-  paper's "multiply outputs by 0.5 at test time". The mask is an input so every execution path drops the same units."""
-  if keep_mask is None or rate == 0.0:
-    return x
-  return jnp.where(keep_mask, x / (1.0 - rate), jnp.zeros_like(x))
 
 
 def init_std(init: str, layer: str, fan_in: int) -> float:
-  """The standard deviation of a layer's initial weights under `init` (INITS), for a kernel with `fan_in` inputs."""
-  if init in ('paper', 'caffe'):
-    return PAPER_STD  # Section 5: zero-mean Gaussian, standard deviation 0.01.
+  """The standard deviation of a layer's initial weights under `init` (INITS), for a kernel with `fan_in` inputs:
+  Section 5's 0.01 ('paper', 'caffe'), the paper's gain at this fan-in ('paper_scaled'), or He et al.'s
+  sqrt(2 / fan-in)."""
   if init == 'paper_scaled':
     return PAPER_STD * math.sqrt(PAPER_FAN_IN[layer] / fan_in)
   if init == 'he':
     return math.sqrt(2.0 / fan_in)
-  raise ValueError(f'init must be one of {INITS}, got {init!r}')
+  return {'paper': PAPER_STD, 'caffe': PAPER_STD}[init]
 
 
 def kernel_init(init: str, layer: str) -> Callable:
   """Gaussian weights with `init_std`'s deviation ('he': truncated at 2 deviations, rescaled to keep it)."""
   if init == 'he':
     return nn.initializers.variance_scaling(2.0, 'fan_in', 'truncated_normal')
-  init_std(init, layer, 1)  # checks the name.
 
   def normal(key, shape, dtype=jnp.float32):
     return init_std(init, layer, math.prod(shape[:-1])) * jax.random.normal(key, shape, dtype)
   return normal
-
-
-# The positive bias each init scheme gives POSITIVE_BIAS_LAYERS. Caffe's reference model uses 0.1: with 1 its authors
-# saw the loss stay flat.
-POSITIVE_BIAS = {'paper': 1.0, 'paper_scaled': 1.0, 'caffe': 0.1, 'he': 0.0}
 
 
 def bias_init(init: str, layer: str, positive_bias: float = -1.0) -> Callable:
@@ -225,20 +94,18 @@ class Tower(nn.Module):
   pool_padding: str = 'VALID'
   init_scheme: str = 'paper'
   positive_bias: float = -1.0  # bias of conv2, conv4, conv5, fc6, fc7 at init; < 0: the init scheme's own.
-  kernels: str = 'auto'  # KERNELS: the CPU-tuned forms of pooling and LRN, or the library ones.
+  kernels: str = 'auto'  # ops.KERNELS: the hand-written forms of pooling and LRN, or the library ones.
   dtype: Any = jnp.float32
   bn_axis_name: str | None = None  # set by the runner so batch statistics span the data-parallel batch.
 
   def setup(self):
+    # Kept beside validation.validate: a Tower is also built from unvalidated configs (summary, import_weights,
+    # experiments, tests), and `width` below would silently round an indivisible width down.
     for name, total in zip(['conv_features', 'fc_features'], [self.conv_features, self.fc_features]):
       if any(w % self.num_towers for w in total):
         raise ValueError(f'{name} {tuple(total)} are not divisible by num_towers={self.num_towers}')
-    if self.lrn not in LRN_FORMS:
-      raise ValueError(f'lrn must be one of {LRN_FORMS}, got {self.lrn!r}')
-    if self.activation not in ACTIVATIONS:
-      raise ValueError(f'activation must be one of {tuple(ACTIVATIONS)}, got {self.activation!r}')
     self.act = ACTIVATIONS[self.activation]
-    self._cpu_kernels = cpu_kernels(self.kernels, self.dtype)
+    self.cpu_forms = ops.cpu_kernels(self.kernels, self.dtype)
     width = lambda w: w // self.num_towers
     strides = (self.conv1_stride, 1, 1, 1, 1)
     paddings = (self.conv1_padding, 'SAME', 'SAME', 'SAME', 'SAME')
@@ -256,16 +123,13 @@ class Tower(nn.Module):
                     for i in (1, 2)]
 
   def _norm(self, i: int, x: Array, train: bool) -> Array:
-    if self.lrn == 'paper':
-      return local_response_norm(x, size=5, k=2.0, alpha=1e-4, beta=0.75, cpu_form=self._cpu_kernels)
-    if self.lrn == 'caffe':
-      return local_response_norm(x, size=5, k=1.0, alpha=1e-4 / 5, beta=0.75, cpu_form=self._cpu_kernels)
+    """Section 3.3's response normalisation with LRN_CONSTANTS[lrn], or batch normalisation in its place."""
     if self.lrn == 'batchnorm':
       return self.norms[i](x, use_running_average=not train)
-    return x
+    return ops.local_response_norm(x, **LRN_CONSTANTS[self.lrn], cpu_form=self.cpu_forms)
 
   def _pool(self, x: Array) -> Array:
-    return max_pool(x, self.pool_window, self.pool_stride, self.pool_padding, self._cpu_kernels)
+    return ops.max_pool(x, self.pool_window, self.pool_stride, self.pool_padding, self.cpu_forms)
 
   def stage1(self, images: Array, train: bool = False) -> Array:
     """conv1 > ReLU > norm > pool > conv2 > ReLU > norm > pool: this tower's own maps only (ReLU or tanh)."""
@@ -337,12 +201,13 @@ def init_variables(tower: Tower, head: Head, rng: Array, image_shape: Sequence[i
 
 def towers_forward(tower: Tower, tower_variables: Variables, images: Array, fc7_keep_mask: Array | None, *,
                    exchange: Callable[[list[Array]], Array], dropout_rate: float, train: bool,
-                   capture_intermediates: bool = False):
+                   capture_intermediates: bool = False) -> tuple[Array, Variables | None, list[dict] | None]:
   """Runs the stages of the towers whose variables are given (stacked on axis 0), joined by `exchange`.
 
   `exchange` takes this caller's towers' outputs (a list) and returns every tower's outputs concatenated on the last
-  axis. Returns the caller's towers' FC7 activations (concatenated) and their updated batch statistics (None unless
-  training with batchnorm); with capture_intermediates, also a list of each tower's layer outputs.
+  axis. Returns (fc7, new_batch_stats, intermediates): the caller's towers' FC7 activations (concatenated), their
+  updated batch statistics (None unless training with batchnorm) and, with capture_intermediates, a list of each
+  tower's layer outputs (else None).
   """
   num_local = jax.tree.leaves(tower_variables)[0].shape[0]
   local = [jax.tree.map(lambda a, t=t: a[t], tower_variables) for t in range(num_local)]
@@ -365,29 +230,59 @@ def towers_forward(tower: Tower, tower_variables: Variables, images: Array, fc7_
   n = len(local)
   x = exchange(run(Tower.stage1, [images] * n, train))
   x = exchange(run(Tower.stage2, [x] * n))
-  x = dropout(exchange(run(Tower.fc6, [x] * n)), fc7_keep_mask, dropout_rate)
+  x = ops.dropout(exchange(run(Tower.fc6, [x] * n)), fc7_keep_mask, dropout_rate)
   fc7 = jnp.concatenate(run(Tower.fc7, [x] * n), axis=-1)
   new_stats = jax.tree.map(lambda *xs: jnp.stack(xs), *[v['batch_stats'] for v in local]) if update_stats else None
-  if capture_intermediates:
-    return fc7, new_stats, intermediates
-  return fc7, new_stats
+  return fc7, new_stats, intermediates if capture_intermediates else None
 
 
-def _padding(spec: str):
-  if spec in ('VALID', 'SAME'):
+def dropout_masks(rng: Array | None, batch: int, fc_features: Sequence[int], rate: float
+                  ) -> tuple[Array | None, Array | None]:
+  """Section 4.2: the keep masks of the two dropout layers (on FC6's output, read by FC7, and on FC7's, read by FC8),
+  drawn for the whole batch so that every way of running the towers drops the same units. (None, None) at rate 0."""
+  if rate == 0.0:
+    return None, None
+  if rng is None:
+    raise ValueError('train=True with dropout needs an rng')
+  rng6, rng7 = jax.random.split(rng)
+  keep = 1.0 - rate
+  return (jax.random.bernoulli(rng6, keep, (batch, fc_features[0])),
+          jax.random.bernoulli(rng7, keep, (batch, fc_features[1])))
+
+
+def forward(tower: Tower, head: Head, variables: Variables, images: Array, run_towers: TowerRunner, *,
+            dropout_rate: float, train: bool = False, rng: Array | None = None
+            ) -> tuple[Array, Variables | None, list[dict] | None]:
+  """The whole net: dropout masks drawn for the batch, the towers (run by `run_towers`, which decides where), then
+  dropout and FC8 on every tower's FC7 (Section 3.5: FC8 is not split).
+
+  Returns (logits, new_batch_stats, intermediates): new_batch_stats is {'towers': ...} when training with
+  lrn='batchnorm', else None; intermediates is what `run_towers` returned.
+  """
+  fc7_mask, fc8_mask = dropout_masks(rng, images.shape[0], tower.fc_features, dropout_rate) if train else (None, None)
+  tower_variables = {k: v['towers'] for k, v in variables.items()}
+  fc7, new_stats, intermediates = run_towers(tower_variables, images, fc7_mask)
+  logits = head.apply({'params': variables['params']['head']}, ops.dropout(fc7, fc8_mask, dropout_rate))
+  return logits, None if new_stats is None else {'towers': new_stats}, intermediates
+
+
+def conv_padding(spec: str) -> Any:
+  """A config's padding: 'VALID', 'SAME', or 'lo,hi' pixels on each spatial side (ValueError for anything else)."""
+  if spec in ops.PADDINGS:
     return spec
   lo, hi = (int(p) for p in spec.split(','))
   return ((lo, hi), (lo, hi))
 
 
 def from_config(config) -> tuple[Tower, Head]:
-  """The Tower and Head that a config describes (see configs/imagenet.py for the fields)."""
-  dtype = DTYPES[config.dtype]  # the names are checked by validation.validate.
+  """The Tower and Head that a config describes (see configs/imagenet.py for the fields; validation.validate checks
+  them)."""
+  dtype = DTYPES[config.dtype]
   window, stride = POOLS[config.pool]
   tower = Tower(num_towers=config.num_towers, conv_features=tuple(config.conv_features),
                 conv_kernels=tuple(config.conv_kernels), conv1_stride=config.conv1_stride,
-                conv1_padding=_padding(config.conv1_padding), fc_features=tuple(config.fc_features), lrn=config.lrn,
-                activation=config.activation, pool_window=window, pool_stride=stride,
+                conv1_padding=conv_padding(config.conv1_padding), fc_features=tuple(config.fc_features),
+                lrn=config.lrn, activation=config.activation, pool_window=window, pool_stride=stride,
                 pool_padding=config.pool_padding, init_scheme=config.init, positive_bias=config.positive_bias,
                 kernels=config.kernels, dtype=dtype)
   return tower, Head(config.num_classes, init_scheme=config.init, dtype=dtype)

@@ -1,13 +1,17 @@
-"""How the towers run: on a ('data', 'tower') device mesh, or all on one device.
+"""Where the towers run: on a ('data', 'tower') device mesh, or all on one device; and the mesh itself.
 
-Both paths call the same `model.towers_forward` and differ only in the exchange:
+Both paths give `model.forward` a `run_towers` that calls the same `model.towers_forward` and differ only in the
+exchange:
 - mesh: `jax.shard_map` gives each device its slice of towers (tower variables are stacked on axis 0 and sharded over
   `tower`) and its slice of the batch (`data`); an exchange all-gathers the device's towers over `tower` and
   concatenates every tower's channels. Gradients of replicated variables are summed over `data` by shard_map's
   autodiff, so a loss that is a mean over the global batch gets exactly the single-device gradient.
 - one device: every tower runs in a Python loop as separate convolutions; an exchange is a concatenation. No grouped
-  convolution or vmap over towers: XLA:CPU runs those 6-12x slower (conv2 forward + backward: 4.9 s vs 0.84 s).
-FC8 and the dropout before it act on the global batch outside the towers, since FC8 is not split.
+  convolution or vmap over towers: XLA:CPU runs those slower (docs/performance.md).
+The dropout masks and FC8 act on the global batch outside the towers (model.forward), since FC8 is not split.
+
+The mesh's shape comes from the config here too: `resolved_mesh` fills -1 axes from the devices (`mesh_shape`), and
+`make_mesh` lays the devices out.
 """
 from __future__ import annotations
 
@@ -38,19 +42,45 @@ def mesh_shape(data: int, tower: int, num_towers: int, num_devices: int, devices
   return data, tower
 
 
+def resolved_mesh(config, num_devices: int, process_count: int = 1) -> tuple[int, int]:
+  """The (data, tower) mesh the config asks for on `num_devices` devices over `process_count` processes: (1, 1) for
+  parallelism='single', else config.mesh_data x config.mesh_tower with -1 axes filled (`mesh_shape`)."""
+  if config.parallelism == 'single':
+    return 1, 1
+  return mesh_shape(config.mesh_data, config.mesh_tower, config.num_towers, num_devices,
+                    num_devices // max(process_count, 1))
+
+
 def make_mesh(data: int, tower: int, devices=None) -> Mesh:
   """A (data, tower) mesh over the first data * tower devices (in process order: each process owns whole rows)."""
   devices = jax.devices() if devices is None else devices
+  # Kept beside validation.validate: meshes are also made directly (tests, benchmarks), where reshape's own error
+  # would not say what is missing.
   if data * tower > len(devices):
     raise ValueError(f'mesh (data={data}, tower={tower}) needs {data * tower} devices but {len(devices)} are '
                      'available')
   return Mesh(np.asarray(devices[:data * tower]).reshape(data, tower), (DATA_AXIS, TOWER_AXIS))
 
 
+def _concatenate(xs: list[jax.Array]) -> jax.Array:
+  """One device's exchange: every tower is here, so it is a concatenation of their channels."""
+  return jnp.concatenate(xs, axis=-1)
+
+
+def _all_gather(xs: list[jax.Array]) -> jax.Array:
+  """A mesh device's exchange: its towers' maps gathered from every device on the tower axis, channels concatenated.
+
+  Gathered on a new leading axis, then concatenated here: gathering straight onto the channel axis makes XLA:CPU lay
+  the maps out channel-major, which slows the LRN and pooling around it (docs/performance.md)."""
+  gathered = jax.lax.all_gather(jnp.stack(xs), TOWER_AXIS, axis=0, tiled=True)
+  return jnp.concatenate(list(gathered), axis=-1)
+
+
 class Network:
   """AlexNet = towers + head, run on `mesh` (a (data, tower) Mesh) or, with mesh=None, on one device."""
 
   def __init__(self, tower: model_lib.Tower, head: model_lib.Head, dropout_rate: float, mesh: Mesh | None = None):
+    # Kept beside validation.validate: a Network is also built on a mesh of the caller's making (tests, benchmarks).
     if mesh is not None and tower.num_towers % mesh.shape[TOWER_AXIS]:
       raise ValueError(f'num_towers={tower.num_towers} is not divisible by the tower axis ({mesh.shape[TOWER_AXIS]})')
     self.tower, self.head, self.dropout_rate, self.mesh = tower, head, dropout_rate, mesh
@@ -72,54 +102,35 @@ class Network:
 
   def apply(self, variables: Any, images: jax.Array, *, train: bool = False, rng: jax.Array | None = None):
     """Returns (logits, new_batch_stats); new_batch_stats is None unless training with lrn='batchnorm'."""
-    logits, new_stats, _ = self._apply(variables, images, train, rng, capture_intermediates=False)
+    run_towers = self._on_one_device(train) if self.mesh is None else self._on_the_mesh(train)
+    logits, new_stats, _ = model_lib.forward(self.tower, self.head, variables, images, run_towers,
+                                             dropout_rate=self.dropout_rate, train=train, rng=rng)
     return logits, new_stats
 
   def intermediates(self, variables: Any, images: jax.Array) -> tuple[jax.Array, list[dict[str, jax.Array]]]:
-    """Logits and every tower's layer outputs (inference, single-device path): for summaries and tests."""
-    logits, _, intermediates = Network(self.tower, self.head, self.dropout_rate)._apply(
-        variables, images, False, None, capture_intermediates=True)
+    """Logits and every tower's layer outputs (inference, on one device): for summaries and tests."""
+    logits, _, intermediates = model_lib.forward(
+        self.tower, self.head, variables, images, self._on_one_device(False, capture_intermediates=True),
+        dropout_rate=self.dropout_rate)
     return logits, intermediates
 
-  def _apply(self, variables, images, train, rng, capture_intermediates):
-    if train and self.dropout_rate > 0 and rng is None:
-      raise ValueError('train=True with dropout needs an rng')
-    keep = 1.0 - self.dropout_rate
-    batch = images.shape[0]
-    if train and self.dropout_rate > 0:
-      rng6, rng7 = jax.random.split(rng)
-      fc7_mask = jax.random.bernoulli(rng6, keep, (batch, self.tower.fc_features[0]))
-      fc8_mask = jax.random.bernoulli(rng7, keep, (batch, self.tower.fc_features[1]))
-    else:
-      fc7_mask = fc8_mask = None
-    tower_vars = {k: v['towers'] for k, v in variables.items()}
-    if capture_intermediates:
-      fc7, new_stats, intermediates = self._towers(tower_vars, images, fc7_mask, train, capture_intermediates=True)
-    else:
-      (fc7, new_stats), intermediates = self._towers(tower_vars, images, fc7_mask, train), None
-    logits = self.head.apply({'params': variables['params']['head']},
-                             model_lib.dropout(fc7, fc8_mask, self.dropout_rate))
-    return logits, None if new_stats is None else {'towers': new_stats}, intermediates
+  def _on_one_device(self, train: bool, capture_intermediates: bool = False) -> model_lib.TowerRunner:
+    return functools.partial(model_lib.towers_forward, self.tower, exchange=_concatenate,
+                             dropout_rate=self.dropout_rate, train=train, capture_intermediates=capture_intermediates)
 
-  def _towers(self, tower_vars, images, fc7_mask, train, capture_intermediates=False):
-    forward = functools.partial(model_lib.towers_forward, dropout_rate=self.dropout_rate, train=train)
-    if self.mesh is None:
-      return forward(self.tower, tower_vars, images, fc7_mask, exchange=lambda xs: jnp.concatenate(xs, axis=-1),
-                     capture_intermediates=capture_intermediates)
-
-    def exchange(xs):
-      # Gather on a new leading axis, then concatenate channels here: gathering straight onto the channel axis makes
-      # XLA:CPU lay the maps out channel-major, which slowed the LRN and pooling around it 3-5x.
-      gathered = jax.lax.all_gather(jnp.stack(xs), TOWER_AXIS, axis=0, tiled=True)
-      return jnp.concatenate(list(gathered), axis=-1)
-
+  def _on_the_mesh(self, train: bool) -> model_lib.TowerRunner:
+    """towers_forward under shard_map: each device runs its towers on its slice of the batch."""
     tower = self.tower.clone(bn_axis_name=DATA_AXIS) if self.tower.lrn == 'batchnorm' else self.tower
-    per_device = lambda v, x, m: forward(tower, v, x, m, exchange=exchange)
+    per_device = functools.partial(model_lib.towers_forward, tower, exchange=_all_gather,
+                                   dropout_rate=self.dropout_rate, train=train)
     # With one data shard, tower variables count as split over `data` too, so their gradients need no sum over it
     # (XLA:CPU would still run that no-op all-reduce of every tower gradient).
     tower_spec = P((DATA_AXIS, TOWER_AXIS)) if self.mesh.shape[DATA_AXIS] == 1 else P(TOWER_AXIS)
-    stats_spec = tower_spec if train and 'batch_stats' in tower_vars else None
-    return jax.shard_map(
-        per_device, mesh=self.mesh,
-        in_specs=(tower_spec, P(DATA_AXIS), None if fc7_mask is None else P(DATA_AXIS)),
-        out_specs=(P(DATA_AXIS, TOWER_AXIS), stats_spec))(tower_vars, images, fc7_mask)
+
+    def run_towers(tower_variables, images, fc7_keep_mask):
+      stats_spec = tower_spec if train and 'batch_stats' in tower_variables else None
+      return jax.shard_map(
+          per_device, mesh=self.mesh,
+          in_specs=(tower_spec, P(DATA_AXIS), None if fc7_keep_mask is None else P(DATA_AXIS)),
+          out_specs=(P(DATA_AXIS, TOWER_AXIS), stats_spec, None))(tower_variables, images, fc7_keep_mask)
+    return run_towers

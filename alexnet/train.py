@@ -47,7 +47,7 @@ def build_network(config: ml_collections.ConfigDict, devices=None) -> parallel.N
   if config.parallelism == 'single':
     return parallel.Network(tower, head, config.dropout_rate)
   devices = jax.devices() if devices is None else devices
-  data, towers = validation.resolved_mesh(config, len(devices), jax.process_count())
+  data, towers = parallel.resolved_mesh(config, len(devices), jax.process_count())
   return parallel.Network(tower, head, config.dropout_rate, parallel.make_mesh(data, towers, devices))
 
 
@@ -349,8 +349,8 @@ def source_params(config: ml_collections.ConfigDict, image_shape) -> Any:
   return source
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
-                       allow_config_change: bool = False) -> dict[str, Any]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow_config_change: bool = False,
+                       reference: ml_collections.ConfigDict | None = None) -> dict[str, Any]:
   """Trains per `config`, writing TensorBoard events, checkpoints and summary.json to `workdir`; resumes from it.
 
   Evaluation protocol: the last `minival_examples` training examples are held out as minival; every periodic
@@ -360,9 +360,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   (validation.ConfigError, input_pipeline.DataError); SIGTERM/SIGINT save a checkpoint at the state's step and raise
   Preempted; a non-finite step raises NonFiniteError before any checkpoint holds it. Checkpoints are written to a
   temporary directory and renamed when complete, so a run killed at any moment resumes from the last complete one.
+  `reference`: the config `config` derives from, for validation.validate and validation.check_workdir.
   """
-  validation.validate(config, len(jax.devices()), jax.process_count())
-  validation.check_workdir(config, workdir, allow_config_change)
+  validation.validate(config, len(jax.devices()), jax.process_count(), reference)
+  validation.check_workdir(config, workdir, allow_config_change, reference)
   train_split, minival_split = input_pipeline.hold_out_minival(
       input_pipeline.open_split(config, config.train_split), config.minival_examples)
   test_split = input_pipeline.open_split(config, config.test_split)

@@ -1,9 +1,14 @@
 """Every check of a config, in one place, run before anything is written or compiled.
 
-`validate(config, num_devices, ...)` checks the fields against configs/imagenet.py (the reference every config derives
-from: names and types), the choices and ranges of each field, and the mesh against the devices; `validate_data` checks
-what needs the opened dataset; `check_workdir` refuses to resume a workdir that holds another model. Each raises
-`ConfigError`, whose message is one line; `python -m alexnet.main` prints it and exits with status 2.
+`validate(config, num_devices, ...)` checks the fields against a reference config (names and types), the choices and
+ranges of each field, and the mesh against the devices; `validate_data` checks what needs the opened dataset;
+`check_workdir` refuses to resume a workdir that holds another model; `check_overrides` checks the names of
+`--config.<field>` flags before they are parsed. Each raises `ConfigError`, whose message is one line;
+`python -m alexnet.main` prints it and exits with status 2.
+
+The reference is the caller's: the config every config derives from (configs/imagenet.py for the command-line tools),
+which also gives the value of a field that a config.json written before the field existed lacks. Where none is given,
+the config is its own reference: its fields are not compared, and a field a saved config.json lacks is not compared.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any
 import ml_collections
 
 from alexnet import model
+from alexnet import ops
 from alexnet import optim
 from alexnet import parallel
 
@@ -31,7 +37,7 @@ UNREADABLE_IMAGES = ('error', 'skip')
 
 CHOICES = {
     'lrn': model.LRN_FORMS, 'activation': tuple(model.ACTIVATIONS), 'init': model.INITS, 'pool': tuple(model.POOLS),
-    'dtype': tuple(model.DTYPES), 'kernels': model.KERNELS, 'pool_padding': ('VALID', 'SAME'),
+    'dtype': tuple(model.DTYPES), 'kernels': ops.KERNELS, 'pool_padding': ops.PADDINGS,
     'schedule': optim.SCHEDULES, 'eval_crops': (1, 10), 'mean_subtraction': MEAN_SUBTRACTIONS,
     'parallelism': PARALLELISMS, 'nonfinite': NONFINITE_ACTIONS, 'cpu_conv_library': CPU_CONV_LIBRARIES,
     'unreadable_images': UNREADABLE_IMAGES,
@@ -54,11 +60,6 @@ RESUMABLE_CHANGES = EXECUTION_FIELDS | {
     'init_from'}  # a resumed run's parameters come from its own checkpoint.
 
 
-def reference() -> ml_collections.ConfigDict:
-  from configs import imagenet  # pylint: disable=g-import-not-at-top
-  return imagenet.get_config()
-
-
 def _type_name(value: Any) -> str:
   return type(value).__name__
 
@@ -75,24 +76,29 @@ def _same_type(value: Any, like: Any) -> bool:
   return isinstance(value, type(like))
 
 
-def check_names(names) -> None:
-  """Raises ConfigError for the first name that is not a config field, suggesting the closest one."""
-  ref = reference()
+def check_names(names, reference: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first name that is not a field of `reference`, suggesting the closest one."""
   for key in names:
-    if key not in ref:
-      close = difflib.get_close_matches(key, list(ref.keys()), n=1)
+    if key not in reference:
+      close = difflib.get_close_matches(key, list(reference.keys()), n=1)
       hint = f" (did you mean '{close[0]}'?)" if close else ' (the fields are those of configs/imagenet.py)'
       raise ConfigError(f"unknown config field '{key}'{hint}")
 
 
-def _check_fields(config: ml_collections.ConfigDict) -> None:
-  ref = reference()
-  check_names(config.keys())
-  for key in ref.keys():
+def check_overrides(argv, reference: ml_collections.ConfigDict) -> None:
+  """check_names for the `--config.<field>=value` flags in `argv`, before flags are parsed (ml_collections would raise
+  a bare AttributeError while parsing them)."""
+  check_names([a[len('--config.'):].split('=')[0].split('.')[0] for a in argv if a.startswith('--config.')],
+              reference)
+
+
+def _check_fields(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict) -> None:
+  check_names(config.keys(), reference)
+  for key in reference.keys():
     if key not in config:
       raise ConfigError(f"config has no field '{key}' (derive configs from configs/imagenet.py)")
-    if not _same_type(config[key], ref[key]):
-      raise ConfigError(f'config.{key} must be of type {_type_name(ref[key])}, got {config[key]!r} '
+    if not _same_type(config[key], reference[key]):
+      raise ConfigError(f'config.{key} must be of type {_type_name(reference[key])}, got {config[key]!r} '
                         f'({_type_name(config[key])})')
 
 
@@ -116,13 +122,7 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
   for key in ('conv_features', 'fc_features'):
     if any(w % config.num_towers for w in config[key]):
       raise ConfigError(f'config.{key} {tuple(config[key])} are not divisible by num_towers={config.num_towers}')
-  if config.conv1_padding not in ('VALID', 'SAME'):
-    try:
-      lo, hi = (int(p) for p in config.conv1_padding.split(','))
-      assert lo >= 0 and hi >= 0
-    except (ValueError, AssertionError):
-      raise ConfigError("config.conv1_padding must be 'VALID', 'SAME' or 'lo,hi' (pixels), got "
-                        f'{config.conv1_padding!r}') from None
+  _check_conv1_padding(config.conv1_padding)
   if config.num_train_steps <= 0 and config.num_epochs <= 0:
     raise ConfigError('set config.num_epochs > 0 or config.num_train_steps > 0')
   if config.eval_every_steps == 0 or config.eval_every_steps < -1:
@@ -137,19 +137,21 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
                       'split is not offered)')
 
 
-def resolved_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
-  """The (data, tower) mesh the config asks for on `num_devices` devices (-1 axes filled; see parallel.mesh_shape)."""
-  if config.parallelism == 'single':
-    return 1, 1
-  return parallel.mesh_shape(config.mesh_data, config.mesh_tower, config.num_towers, num_devices,
-                             num_devices // max(process_count, 1))
+def _check_conv1_padding(spec: str) -> None:
+  """'VALID', 'SAME' or 'lo,hi' with lo, hi >= 0, as model.conv_padding reads it."""
+  try:
+    padding = model.conv_padding(spec)
+  except ValueError:
+    padding = None
+  if padding is None or (padding not in ops.PADDINGS and min(padding[0]) < 0):
+    raise ConfigError(f"config.conv1_padding must be 'VALID', 'SAME' or 'lo,hi' (pixels), got {spec!r}")
 
 
-def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> tuple[int, int]:
+def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_count: int) -> None:
   for key in ('mesh_data', 'mesh_tower'):
     if config[key] == 0 or config[key] < -1:
       raise ConfigError(f'config.{key} must be > 0, or -1 to fill from the devices; got {config[key]}')
-  data, tower = resolved_mesh(config, num_devices, process_count)
+  data, tower = parallel.resolved_mesh(config, num_devices, process_count)
   if config.parallelism == 'mesh':
     if data * tower > num_devices:
       raise ConfigError(f'mesh (data={data}, tower={tower}) needs {data * tower} devices but {num_devices} are '
@@ -164,7 +166,6 @@ def _check_mesh(config: ml_collections.ConfigDict, num_devices: int, process_cou
   if config.batch_size % data:  # data is a multiple of the processes, so each process gets whole device batches.
     raise ConfigError(f'batch_size {config.batch_size} is not divisible by the data axis ({data}, over '
                       f'{process_count} process(es))')
-  return data, tower
 
 
 def _check_init_from(config: ml_collections.ConfigDict) -> None:
@@ -177,12 +178,14 @@ def _check_init_from(config: ml_collections.ConfigDict) -> None:
                       'written by alexnet.main or alexnet.import_weights)')
 
 
-def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1) -> tuple[int, int]:
-  """Checks everything about `config` that needs no data; returns the resolved (data, tower) mesh."""
-  _check_fields(config)
+def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1,
+             reference: ml_collections.ConfigDict | None = None) -> None:
+  """Checks everything about `config` that needs no data, against `reference`'s fields and `num_devices` devices over
+  `process_count` processes (the mesh they give is parallel.resolved_mesh's)."""
+  _check_fields(config, config if reference is None else reference)
   _check_values(config)
   _check_init_from(config)
-  return _check_mesh(config, num_devices, process_count)
+  _check_mesh(config, num_devices, process_count)
 
 
 def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:
@@ -203,16 +206,19 @@ def _json_value(value: Any) -> Any:
   return json.loads(json.dumps(value, default=str))
 
 
-def differing_fields(saved: dict, config: ml_collections.ConfigDict, ignore=frozenset()) -> list[str]:
+def differing_fields(saved: dict, config: ml_collections.ConfigDict, ignore=frozenset(),
+                     reference: ml_collections.ConfigDict | None = None) -> list[str]:
   """Fields of `config` that differ from a saved config.json; a field the file lacks (written before the field
-  existed) counts as its default in configs/imagenet.py."""
-  new, defaults = _json_value(config.to_dict()), _json_value(reference().to_dict())
+  existed) counts as `reference`'s value."""
+  new = _json_value(config.to_dict())
+  defaults = new if reference is None else _json_value(reference.to_dict())
   return sorted(k for k in set(saved) | set(new) if k not in ignore and saved.get(k, defaults.get(k)) != new.get(k))
 
 
-def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False) -> None:
+def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False,
+                  reference: ml_collections.ConfigDict | None = None) -> None:
   """Refuses to resume a workdir whose checkpoints were made with another model or training rule (its config.json
-  differs outside RESUMABLE_CHANGES), naming the fields, unless `allow_config_change`."""
+  differs outside RESUMABLE_CHANGES; see differing_fields), naming the fields, unless `allow_config_change`."""
   path = os.path.join(workdir, 'config.json')
   checkpoints = os.path.join(workdir, 'checkpoints')
   has_state = os.path.isdir(checkpoints) and any(name.isdigit() for name in os.listdir(checkpoints))
@@ -223,7 +229,7 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_
       saved = json.load(f)
   except (OSError, ValueError) as e:
     raise ConfigError(f'cannot read {path} ({e}); pass --allow_config_change to resume without comparing') from None
-  differing = differing_fields(saved, config, RESUMABLE_CHANGES)
+  differing = differing_fields(saved, config, RESUMABLE_CHANGES, reference)
   if differing:
     new = _json_value(config.to_dict())
     shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in differing[:6])

@@ -28,6 +28,7 @@ import numpy as np
 
 from alexnet import input_pipeline
 from alexnet import model as model_lib
+from alexnet import ops
 from alexnet import parallel
 from experiments import runs
 
@@ -39,7 +40,7 @@ SITES = ('conv1', 'conv2')  # LRN reads these layers' ReLU outputs.
 def lrn_regime(activations: np.ndarray, form: str, size: int = 5) -> dict[str, float]:
   """The figures above for one site's activations [..., maps] (one tower's maps on the last axis)."""
   k, alpha, beta = LRN_CONSTANTS[form]
-  window = np.asarray(model_lib.channel_window_sum(jnp.square(jnp.asarray(activations, jnp.float32)), size))
+  window = np.asarray(ops.channel_window_sum(jnp.square(jnp.asarray(activations, jnp.float32)), size))
   r = (alpha * window / k).ravel()
   relative = (1.0 + r) ** -beta  # (k + alpha S)^-beta / k^-beta
   p1, p50, p99 = np.percentile(relative, [1, 50, 99])

@@ -46,6 +46,7 @@ from absl import logging
 import ml_collections
 import numpy as np
 
+from configs import imagenet
 from experiments import hyper
 from experiments import runs as runs_lib
 from experiments import stats
@@ -145,7 +146,7 @@ def check_reusable(run: Run) -> str | None:
     return None
   with open(path) as f:
     existing = json.load(f)
-  differing = validation.differing_fields(existing, run.config, validation.EXECUTION_FIELDS)
+  differing = validation.differing_fields(existing, run.config, validation.EXECUTION_FIELDS, imagenet.get_config())
   if differing:
     return f'{run.workdir} holds a run of another config (fields {differing}); remove it or use another --runs_dir'
   return None

@@ -15,6 +15,7 @@ from alexnet import input_pipeline
 from alexnet import predict
 from alexnet import train
 from alexnet import validation
+from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
 from tests import test_import_weights as caffe_ref
 
@@ -91,7 +92,7 @@ def test_predictions_agree_with_the_evaluation_of_the_same_images(run, tmp_path)
 
 
 def test_class_names_come_from_the_dataset(tmp_path):
-  config = validation.reference()
+  config = imagenet_config.get_config()
   names = predict.class_names(config)
   assert (len(names), names[0], names[-1]) == (1000, 'tench', 'toilet tissue')
   config.dataset, config.num_classes = f'folder:{rgb_folder(str(tmp_path / "f"))}', 3

@@ -9,6 +9,7 @@ import optax
 import pytest
 
 from alexnet import model as model_lib
+from alexnet import ops
 from alexnet import parallel
 from alexnet import summary
 from alexnet import train
@@ -115,9 +116,9 @@ def lrn_numpy(a, k, alpha, n, beta):
 
 def test_lrn_matches_the_paper_and_caffe_formulas():
   a = np.abs(np.random.default_rng(0).normal(0, 30, (2, 3, 3, 12))).astype(np.float32)
-  paper = model_lib.local_response_norm(jnp.asarray(a), size=5, k=2.0, alpha=1e-4, beta=0.75)
+  paper = ops.local_response_norm(jnp.asarray(a), size=5, k=2.0, alpha=1e-4, beta=0.75)
   np.testing.assert_allclose(paper, lrn_numpy(a, 2.0, 1e-4, 5, 0.75), rtol=1e-5)
-  caffe = model_lib.local_response_norm(jnp.asarray(a), size=5, k=1.0, alpha=1e-4 / 5, beta=0.75)
+  caffe = ops.local_response_norm(jnp.asarray(a), size=5, k=1.0, alpha=1e-4 / 5, beta=0.75)
   np.testing.assert_allclose(caffe, lrn_numpy(a, 1.0, 1e-4 / 5, 5, 0.75), rtol=1e-5)
   assert not np.allclose(paper, caffe)
   # The tower's 'paper' and 'caffe' settings use exactly these constants.
@@ -195,25 +196,6 @@ def test_bad_widths_and_meshes_raise_clear_errors():
     parallel.make_mesh(2, 4)
 
 
-@pytest.mark.parametrize('shape, window, stride, padding', [
-    ((2, 55, 55, 3), 3, 2, 'VALID'), ((2, 28, 28, 3), 3, 2, 'SAME'), ((2, 13, 13, 2), 3, 2, 'VALID'),
-    ((2, 27, 27, 2), 2, 2, 'VALID'), ((2, 7, 7, 2), 3, 2, 'SAME')])
-def test_max_pool_matches_flax(shape, window, stride, padding):
-  """Values, and gradients even where a window's maximum is tied (rounded inputs): the first maximum in row-major
-  order takes the window's gradient, as nn.max_pool's select-and-scatter gives it."""
-  import flax.linen as nn
-  x = jax.random.normal(jax.random.key(0), shape)
-  expected = nn.max_pool(x, (window, window), (stride, stride), padding=padding)
-  np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding), expected)
-  np.testing.assert_array_equal(model_lib.max_pool(x, window, stride, padding, cpu_form=False), expected)
-  g = jax.random.normal(jax.random.key(1), expected.shape)
-  flax_grad = lambda x: jax.vjp(lambda x: nn.max_pool(x, (window, window), (stride, stride), padding), x)[1](g)[0]
-  cpu_grad = lambda x: jax.vjp(lambda x: model_lib.max_pool(x, window, stride, padding), x)[1](g)[0]
-  for inputs in (x, jnp.round(x * 2), jax.nn.relu(x)):
-    assert float(jnp.sum(inputs == jnp.roll(inputs, 1, axis=2))) > 0 or inputs is x  # ties where they are meant.
-    np.testing.assert_allclose(cpu_grad(inputs), flax_grad(inputs), rtol=1e-6, atol=1e-6)
-
-
 def test_the_cpu_and_generic_kernels_compute_the_same_net():
   """kernels='cpu' (strided-slice pooling, exp-log LRN with its own gradient) and 'generic' (the library forms, what
   an accelerator runs under 'auto'): the same logits and gradients."""
@@ -228,17 +210,3 @@ def test_the_cpu_and_generic_kernels_compute_the_same_net():
   np.testing.assert_allclose(loss_cpu, loss_generic, rtol=1e-5)
   for a, b in zip(jax.tree.leaves(grads_cpu), jax.tree.leaves(grads_generic)):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5 * float(np.abs(a).max()))
-
-
-@pytest.mark.parametrize('cpu_form', [True, False])
-@pytest.mark.parametrize('k, alpha', [(2.0, 1e-4), (1.0, 1e-4 / 5)])
-def test_lrn_gradient_matches_autodiff_of_the_formula(k, alpha, cpu_form):
-  x = jax.random.normal(jax.random.key(0), (2, 3, 3, 12)) * 40
-  g = jax.random.normal(jax.random.key(1), x.shape)
-  def reference(x):  # the formula with shifted slices, differentiated by JAX
-    padded = jnp.pad(jnp.square(x), [(0, 0)] * 3 + [(2, 2)])
-    return x * (k + alpha * sum(padded[..., i:i + 12] for i in range(5))) ** -0.75
-  ours = jax.grad(lambda x: jnp.sum(g * model_lib.local_response_norm(x, k=k, alpha=alpha, cpu_form=cpu_form)))(x)
-  np.testing.assert_allclose(ours, jax.grad(lambda x: jnp.sum(g * reference(x)))(x), rtol=2e-5, atol=1e-6)
-
-

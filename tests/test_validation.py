@@ -48,13 +48,29 @@ def _set(config, **fields):
 def test_each_bad_config_gives_its_one_line_message(fields, message):
   config = _set(imagenet_config.get_config(), **fields)
   with pytest.raises(validation.ConfigError) as e:
-    validation.validate(config, num_devices=2)
+    validation.validate(config, num_devices=2, reference=imagenet_config.get_config())
   assert message in str(e.value) and '\n' not in str(e.value)
 
 
 def test_every_shipped_config_is_valid():
   for module in (imagenet_config, default_config, smoke_config):
-    assert validation.validate(module.get_config(), num_devices=2) == (1, 2)
+    validation.validate(module.get_config(), num_devices=2, reference=imagenet_config.get_config())
+    assert parallel.resolved_mesh(module.get_config(), num_devices=2) == (1, 2)
+
+
+def test_config_flags_are_checked_by_name_before_parsing():
+  reference = imagenet_config.get_config()
+  validation.check_overrides(['--workdir=w', '--config.lrn=none', '--config.conv_features=(8,16,16,16,8)'], reference)
+  with pytest.raises(validation.ConfigError, match=r"unknown config field 'lrm' \(did you mean 'lrn'\?\)"):
+    validation.check_overrides(['--config=configs/smoke.py', '--config.lrm=none'], reference)
+
+
+def test_a_field_a_saved_config_lacks_counts_as_the_references():
+  """A config.json written before a field existed is read with the reference's value for it."""
+  reference, config = imagenet_config.get_config(), smoke_config.get_config()
+  saved = {k: v for k, v in json.loads(config.to_json_best_effort()).items() if k != 'activation'}
+  assert validation.differing_fields(saved, config, reference=reference) == []
+  assert validation.differing_fields(saved, _set(config, activation='tanh'), reference=reference) == ['activation']
 
 
 def test_the_tower_axis_stays_inside_a_process():
