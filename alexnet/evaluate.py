@@ -26,9 +26,12 @@ import ml_collections
 from ml_collections import config_flags
 import numpy as np
 
-from alexnet import input_pipeline
 from alexnet import train
 from alexnet import validation
+from alexnet.data import errors
+from alexnet.data import sources
+from alexnet.data import splits
+from alexnet.data import statistics
 from configs import imagenet
 
 EXIT_BAD_INPUT = 2
@@ -78,22 +81,20 @@ def load_stats(workdir: str, config: ml_collections.ConfigDict) -> dict[str, np.
   if os.path.exists(path):
     with np.load(path) as f:
       return dict(f)
-  train_split, _ = input_pipeline.hold_out_minival(input_pipeline.open_split(config, config.train_split),
-                                                   config.minival_examples)
-  return input_pipeline.cached_statistics(input_pipeline.training_subset(train_split, config), config)
+  train_split, _ = splits.hold_out_minival(sources.open_split(config, config.train_split), config.minival_examples)
+  return statistics.cached_statistics(splits.training_subset(train_split, config), config)
 
 
-def open_eval_split(config: ml_collections.ConfigDict, split: str) -> input_pipeline.Split:
+def open_eval_split(config: ml_collections.ConfigDict, split: str) -> splits.Split:
   """`split` of the config's dataset; 'minival' is the run's held-out end of its training split."""
   if split != 'minival':
-    return input_pipeline.open_split(config, split)
+    return sources.open_split(config, split)
   if config.minival_examples == 0:
     raise RunError('the run held out no minival (minival_examples=0); pick another --split')
-  return input_pipeline.hold_out_minival(input_pipeline.open_split(config, config.train_split),
-                                         config.minival_examples)[1]
+  return splits.hold_out_minival(sources.open_split(config, config.train_split), config.minival_examples)[1]
 
 
-def evaluate_params(config, params, batch_stats, stats, split: input_pipeline.Split) -> dict[str, float]:
+def evaluate_params(config, params, batch_stats, stats, split: splits.Split) -> dict[str, float]:
   """Loss and top-1/top-5 errors of the net `config` describes, with `params`, over `split`, on one device."""
   network = train.build_network(config)
   state = train.TrainState(step=np.zeros((), np.int32), params=params, batch_stats=batch_stats, opt_state=None,
@@ -153,7 +154,7 @@ def bad_input(message: str) -> None:
   sys.exit(EXIT_BAD_INPUT)
 
 
-BAD_INPUT = (RunError, validation.ConfigError, input_pipeline.DataError)
+BAD_INPUT = (RunError, validation.ConfigError, errors.DataError)
 
 FLAGS = flags.FLAGS
 

@@ -34,8 +34,8 @@ import ml_collections
 import numpy as np
 
 from alexnet import caffe_proto
-from alexnet import input_pipeline
 from alexnet import model as model_lib
+from alexnet.data import imaging
 
 EXIT_BAD_INPUT = 2
 CONVS, FCS = ('conv1', 'conv2', 'conv3', 'conv4', 'conv5'), ('fc6', 'fc7', 'fc8')
@@ -208,7 +208,7 @@ def torch_params(state: dict[str, np.ndarray]) -> dict:
 def check_shapes(config: ml_collections.ConfigDict, params: dict, path: str) -> None:
   """Raises WeightsError unless `params` has exactly the shapes of the net `config` describes."""
   tower, head = model_lib.from_config(config)
-  image_shape = input_pipeline.model_image_shape(config)
+  image_shape = imaging.model_image_shape(config)
   expected = jax.eval_shape(lambda: model_lib.init_variables(tower, head, jax.random.key(0), image_shape))['params']
   want = {jax.tree_util.keystr(p): tuple(v.shape) for p, v in jax.tree_util.tree_leaves_with_path(expected)}
   got = {jax.tree_util.keystr(p): tuple(v.shape) for p, v in jax.tree_util.tree_leaves_with_path(params)}

@@ -20,17 +20,20 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from alexnet import augment
 from alexnet import evaluate
-from alexnet import input_pipeline
 from alexnet import train
 from alexnet import validation
+from alexnet.data import errors
+from alexnet.data import folder
+from alexnet.data import imaging
 
 
 def class_names(config: ml_collections.ConfigDict) -> list[str]:
   """The names of the config's classes in label order; 'class <i>' where the dataset has none."""
   names = []
-  if config.dataset.startswith(input_pipeline.FOLDER_PREFIX):
-    names = input_pipeline.folder_classes(config.dataset[len(input_pipeline.FOLDER_PREFIX):], config.train_split)[1]
+  if config.dataset.startswith(folder.FOLDER_PREFIX):
+    names = folder.folder_classes(config.dataset[len(folder.FOLDER_PREFIX):], config.train_split)[1]
   elif config.dataset.startswith('imagenet2012'):
     from tensorflow_datasets.datasets.siscore import labels  # pylint: disable=g-import-not-at-top
     names = [words.split(',')[0] for words in labels.IMAGENET_LABELS_LIST]  # ILSVRC2012's synset words, label order.
@@ -50,10 +53,10 @@ def load_image(path: str, size: int, channels: int) -> np.ndarray:
     with Image.open(path) as image:
       pixels = np.asarray(image.convert('RGB' if channels == 3 else 'L'))
   except Exception as e:  # pylint: disable=broad-except
-    raise input_pipeline.DataError(f'cannot decode image {path} ({type(e).__name__}: {e}); expected an image file '
-                                   'PIL reads (JPEG, PNG, ...)') from None
+    raise errors.DataError(f'cannot decode image {path} ({type(e).__name__}: {e}); expected an image file '
+                           'PIL reads (JPEG, PNG, ...)') from None
   pixels = pixels if channels == 3 else pixels[..., None]
-  return input_pipeline.resize_and_center_crop(pixels, size)
+  return imaging.resize_and_center_crop(pixels, size)
 
 
 def predict(workdir: str, config: ml_collections.ConfigDict, paths: list[str], top: int = 5) -> list[dict]:
@@ -62,14 +65,14 @@ def predict(workdir: str, config: ml_collections.ConfigDict, paths: list[str], t
   config.parallelism = 'single'
   validation.validate(config, 1)
   stats = evaluate.load_stats(workdir, config)
-  size, channels = stats['mean_image'].shape[0], input_pipeline.model_image_shape(config)[-1]
+  size, channels = stats['mean_image'].shape[0], imaging.model_image_shape(config)[-1]
   images = np.stack([load_image(p, size, channels) for p in paths])  # every image decodes before anything runs.
   params, batch_stats, _ = evaluate.load_params(workdir)
   network = train.build_network(config)
   variables = {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
 
   def probabilities(variables, images, stats):
-    views = input_pipeline.eval_views(images, stats, config)
+    views = augment.eval_views(images, stats, config)
     n, v = views.shape[:2]
     logits, _ = network.apply(variables, views.reshape(n * v, *views.shape[2:]))
     return jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)

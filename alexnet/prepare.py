@@ -1,28 +1,21 @@
-"""Prepares a TFDS dataset in the array_record format that training reads (tfds.data_source).
+"""Prepares a TFDS dataset in the array_record format that training reads (alexnet/data/prepare.py).
 
   python -m alexnet.prepare --dataset=fashion_mnist [--data_dir=DIR]
   python -m alexnet.prepare --dataset=imagenet2012 --manual_dir=DIR_WITH_ILSVRC_TARS
   python -m alexnet.prepare --dataset=imagenet2012_256 --manual_dir=DIR_WITH_ILSVRC_TARS  # Section 2's 256x256 copy
 
-ImageNet goes through TFDS's own builder with two mends (alexnet/imagenet.py): validation labels by image number, and
-the manual dir checked first, so a missing tar is one line naming it.
-
-Fashion-MNIST offline: Debian's `dataset-fashion-mnist` package ships the original idx files (MIT, Zalando) under
-/usr/share/datasets/fashion-mnist; TFDS's own builder prepares them from there. They differ from the upstream files only
-in their gzip headers, so they are checked against the Debian files' own checksums below instead of upstream's.
+Exit status: 0 prepared (or already there); 2 what it needs is missing, said in one line.
 """
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
-from alexnet import input_pipeline
+from alexnet.data import errors
+from alexnet.data import prepare
 
 flags.DEFINE_string('dataset', 'fashion_mnist', 'TFDS dataset name.')
 flags.DEFINE_string('data_dir', '~/tensorflow_datasets', 'TFDS data_dir to prepare into.')
@@ -30,79 +23,16 @@ flags.DEFINE_string('manual_dir', None, 'Folder with manually downloaded files (
 flags.DEFINE_bool('allow_apt', True, 'Offline Fashion-MNIST: install Debian\'s dataset-fashion-mnist if missing and '
                   'running as root with apt-get.')
 
-IMAGENET = ('imagenet2012', 'imagenet2012_256')
-DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist'
-# (size, sha256) of the files in Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1.
-DEBIAN_FASHION_MNIST_FILES = {
-    't10k-images-idx3-ubyte.gz': (4422079, 'cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa'),
-    't10k-labels-idx1-ubyte.gz': (5125, '8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05'),
-    'train-images-idx3-ubyte.gz': (26421856, 'b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7'),
-    'train-labels-idx1-ubyte.gz': (29491, '0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056'),
-}
-
-
-def _install_debian_fashion_mnist() -> bool:
-  if os.path.isdir(DEBIAN_FASHION_MNIST):
-    return True
-  if not (shutil.which('apt-get') and os.geteuid() == 0):
-    return False
-  logging.info('Installing Debian package dataset-fashion-mnist ...')
-  env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-  subprocess.run(['apt-get', 'update', '-qq'], check=False, env=env)
-  return subprocess.run(['apt-get', 'install', '-y', '-qq', 'dataset-fashion-mnist'], env=env).returncode == 0
-
-
-def fashion_mnist_from_debian(data_dir: str, source_dir: str = DEBIAN_FASHION_MNIST) -> None:
-  """Prepares TFDS `fashion_mnist` (array_record) from Debian's idx files with TFDS's own builder."""
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  from tensorflow_datasets.core.download import checksums  # pylint: disable=g-import-not-at-top
-  base = tfds.image_classification.FashionMNIST
-  url_infos = {base.URL + name: checksums.UrlInfo(size=size, checksum=sha256, filename=name)
-               for name, (size, sha256) in DEBIAN_FASHION_MNIST_FILES.items()}
-
-  class DebianFashionMNIST(base, skip_registration=True):
-    name = 'fashion_mnist'
-
-  DebianFashionMNIST.url_infos = url_infos
-  builder = DebianFashionMNIST(data_dir=data_dir, file_format='array_record')
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=source_dir))
-
-
-def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_apt: bool = True) -> None:
-  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  data_dir = os.path.expanduser(data_dir)
-  manual_dir = os.path.expanduser(manual_dir) if manual_dir else manual_dir
-  if dataset in IMAGENET:
-    from alexnet import imagenet  # pylint: disable=g-import-not-at-top  (it also registers imagenet2012_256)
-  builder = tfds.builder(dataset, data_dir=data_dir)
-  if builder.is_prepared() and builder.info.file_format.value == 'array_record':
-    logging.info('%s is already prepared in %s', dataset, builder.data_dir)
-    return
-  if dataset == 'fashion_mnist' and manual_dir is None and (
-      os.path.isdir(DEBIAN_FASHION_MNIST) or (allow_apt and _install_debian_fashion_mnist())):
-    fashion_mnist_from_debian(data_dir)
-    return
-  if dataset in IMAGENET:
-    try:
-      imagenet.check_manual_dir(manual_dir)
-    except imagenet.ManualDirError as e:
-      raise input_pipeline.DataNotFoundError(f'{dataset}: {e}') from None
-    cls = imagenet.Imagenet2012 if dataset == 'imagenet2012' else imagenet.Imagenet2012Resized256
-    builder = cls(data_dir=data_dir, file_format='array_record')
-  else:
-    builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
-  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
-
 
 def main(argv):
   del argv
-  flags_ = flags.FLAGS
+  f = flags.FLAGS
   try:
-    prepare(flags_.dataset, flags_.data_dir, flags_.manual_dir, flags_.allow_apt)
-  except input_pipeline.DataError as e:
+    prepare.prepare(f.dataset, f.data_dir, f.manual_dir, f.allow_apt)
+  except errors.DataError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
-  print(f'{flags_.dataset} prepared in {os.path.expanduser(flags_.data_dir)}')
+  print(f'{f.dataset} prepared in {os.path.expanduser(f.data_dir)}')
 
 
 if __name__ == '__main__':

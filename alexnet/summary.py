@@ -17,9 +17,9 @@ import jax.numpy as jnp
 import numpy as np
 from ml_collections import config_flags
 
-from alexnet import input_pipeline
 from alexnet import model as model_lib
 from alexnet import parallel
+from alexnet.data import imaging
 
 config_flags.DEFINE_config_file('config', None, 'A configs/*.py file.', lock_config=True)
 flags.mark_flags_as_required(['config'])
@@ -32,7 +32,7 @@ LAYER_ORDER = ('conv1', 'norm1', 'pool1', 'conv2', 'norm2', 'pool2', 'conv3', 'c
 def layer_rows(config) -> list[dict]:
   tower, head = model_lib.from_config(config)
   network = parallel.Network(tower, head, config.dropout_rate)
-  image = jax.ShapeDtypeStruct((1, *input_pipeline.model_image_shape(config)), jnp.float32)
+  image = jax.ShapeDtypeStruct((1, *imaging.model_image_shape(config)), jnp.float32)
   variables = jax.eval_shape(lambda: network.init(jax.random.key(0), image.shape[1:]))
   _, intermediates = jax.eval_shape(network.intermediates, variables, image)
   outputs = intermediates[0]

@@ -23,12 +23,16 @@ import numpy as np
 import optax
 import orbax.checkpoint as ocp
 
-from alexnet import input_pipeline
+from alexnet import augment
 from alexnet import model as model_lib
 from alexnet import optim
 from alexnet import parallel
 from alexnet import provenance
 from alexnet import validation
+from alexnet.data import order
+from alexnet.data import sources
+from alexnet.data import splits
+from alexnet.data import statistics
 
 
 @flax.struct.dataclass
@@ -94,7 +98,7 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   """One SGD step on a global batch; pure: (state, batch) -> (state, metrics)."""
   rng = jax.random.fold_in(jax.random.key(config.seed), state.step)
   aug_rng, dropout_rng = jax.random.split(rng)
-  images = input_pipeline.augment_train(batch['image'], aug_rng, stats, config)
+  images = augment.augment_train(batch['image'], aug_rng, stats, config)
   labels = batch['label']
 
   def loss_fn(params):
@@ -121,7 +125,7 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
 
 def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, config: ml_collections.ConfigDict):
   """Sums of loss and top-1/top-5 errors over the real examples; softmax averaged over the views (Section 4.1)."""
-  views = input_pipeline.eval_views(batch['image'], stats, config)
+  views = augment.eval_views(batch['image'], stats, config)
   n, v = views.shape[:2]
   logits, _ = network.apply(_variables(state.params, state.batch_stats), views.reshape(n * v, *views.shape[2:]))
   probs = jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
@@ -252,8 +256,8 @@ def wait_each_step() -> bool:
 def evaluate(state, split, stats, p_eval_step, config, batch_sharding) -> dict[str, float]:
   """Loss and errors over `split` (minival, or test once at the end), its batches read ahead."""
   sums, wait = None, wait_each_step()
-  for batch in input_pipeline.eval_batches(split, config.batch_size, config.num_eval_batches,
-                                           input_pipeline.input_workers(config, split)):
+  for batch in order.eval_batches(split, config.batch_size, config.num_eval_batches,
+                                  order.input_workers(config, split)):
     out = p_eval_step(state, put_batch(batch, batch_sharding), stats)
     if wait:
       jax.block_until_ready(out)
@@ -270,25 +274,25 @@ def _checkpoint_args(state, meta, batches) -> ocp.args.Composite:
 
 
 def train_batches(train_split, config, checkpoints: ocp.CheckpointManager, meta: dict, start_step: int):
-  """This process's training batches from `start_step` on, as a grain iterator (`input_pipeline.train_dataset`).
+  """This process's training batches from `start_step` on, as a grain iterator (`order.train_dataset`).
 
   Resuming, the iterator's state comes from the checkpoint: the dataset is rebuilt from the saved origin (the step it
   was built at) and set to the saved state. A checkpoint without one for this process layout (written before the
   iterator was saved, or by another number of processes) starts the order at `start_step` instead: batch `step` is a
   function of the step alone, so the batches are the same."""
-  workers = input_pipeline.input_workers(config, train_split)
+  workers = order.input_workers(config, train_split)
   step = checkpoints.latest_step()
   state_file = (os.path.join(checkpoints.directory, str(step), 'data',
                              f'process_{jax.process_index()}-of-{jax.process_count()}.json')
                 if step is not None else None)
   if state_file and 'data_origin' in meta and os.path.exists(state_file):
-    batches = input_pipeline.iterate(input_pipeline.train_dataset(train_split, config, meta['data_origin']), workers)
+    batches = order.iterate(order.train_dataset(train_split, config, meta['data_origin']), workers)
     checkpoints.restore(step, args=ocp.args.Composite(data=grain.checkpoint.CheckpointRestore(batches)))
     return batches, meta['data_origin']
   if step is not None:
     logging.warning('checkpoint %d holds no data iterator state for this process layout; the batch order restarts '
                     'at step %d from the indices (the same batches)', step, start_step)
-  return input_pipeline.iterate(input_pipeline.train_dataset(train_split, config, start_step), workers), start_step
+  return order.iterate(order.train_dataset(train_split, config, start_step), workers), start_step
 
 
 def restore_state(workdir: str, abstract_state=None, step: int | None = None):
@@ -357,18 +361,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow
   evaluation and the plateau rule read minival. The test split is evaluated once, at the end.
 
   Faults: a bad config, a missing dataset or a workdir of another config raise before anything is written
-  (validation.ConfigError, input_pipeline.DataError); SIGTERM/SIGINT save a checkpoint at the state's step and raise
+  (validation.ConfigError, data.errors.DataError); SIGTERM/SIGINT save a checkpoint at the state's step and raise
   Preempted; a non-finite step raises NonFiniteError before any checkpoint holds it. Checkpoints are written to a
   temporary directory and renamed when complete, so a run killed at any moment resumes from the last complete one.
   `reference`: the config `config` derives from, for validation.validate and validation.check_workdir.
   """
   validation.validate(config, len(jax.devices()), jax.process_count(), reference)
   validation.check_workdir(config, workdir, allow_config_change, reference)
-  train_split, minival_split = input_pipeline.hold_out_minival(
-      input_pipeline.open_split(config, config.train_split), config.minival_examples)
-  test_split = input_pipeline.open_split(config, config.test_split)
+  train_split = sources.open_split(config, config.train_split)
+  test_split = sources.open_split(config, config.test_split)
   validation.validate_data(config, train_split.num_examples, train_split.image_shape)
-  train_split = input_pipeline.training_subset(train_split, config)
+  train_split, minival_split = splits.hold_out_minival(train_split, config.minival_examples)
+  train_split = splits.training_subset(train_split, config)
   fresh = not os.path.isdir(os.path.join(workdir, 'checkpoints')) or not any(
       name.isdigit() for name in os.listdir(os.path.join(workdir, 'checkpoints')))
   source = source_params(config, (config.image_size, config.image_size, train_split.image_shape[-1])) if fresh \
@@ -379,7 +383,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow
 def _train(config, workdir, train_split, minival_split, test_split, source=None) -> dict[str, Any]:
   code = provenance.code_version()  # the code this process runs, read before a later edit can change the tree.
   network = build_network(config)
-  stats = {k: jnp.asarray(v) for k, v in input_pipeline.cached_statistics(train_split, config).items()}
+  stats = {k: jnp.asarray(v) for k, v in statistics.cached_statistics(train_split, config).items()}
   steps_per_epoch = train_split.num_examples // config.batch_size
   total_steps = optim.total_train_steps(config, steps_per_epoch)
   eval_every = (config.eval_every_steps if config.eval_every_steps > 0
@@ -487,7 +491,7 @@ def _train(config, workdir, train_split, minival_split, test_split, source=None)
                           f'{checkpoint_dir}; run the same command to resume.')
   finally:
     checkpoints.wait_until_finished()
-    input_pipeline.close_iterator(batches)
+    order.close_iterator(batches)
     writer.flush()
 
   if minival_split is not None and not minival_metrics:  # resumed at the end: evaluate the restored state.

@@ -188,15 +188,22 @@ def validate(config: ml_collections.ConfigDict, num_devices: int, process_count:
   _check_mesh(config, num_devices, process_count)
 
 
-def validate_data(config: ml_collections.ConfigDict, train_examples: int, image_shape) -> None:
-  """Checks of the config against the opened training split (after minival is held out)."""
+def validate_data(config: ml_collections.ConfigDict, num_examples: int, image_shape) -> None:
+  """Checks of the config against the opened training split: its `num_examples` examples (minival not yet held
+  out) and the stored `image_shape`."""
+  where = f'{config.dataset}:{config.train_split}'
+  if config.minival_examples >= num_examples:
+    raise ConfigError(f'minival_examples={config.minival_examples} leaves nothing to train on: {where} holds '
+                      f'{num_examples} examples; set --config.minival_examples below that')
+  held_out = f'{num_examples} examples of {where} less minival_examples={config.minival_examples}'
+  train_examples = num_examples - config.minival_examples
   if config.train_examples > train_examples:
     raise ConfigError(f'train_examples={config.train_examples} exceeds the {train_examples} training examples '
-                      f'(after holding out minival_examples={config.minival_examples})')
+                      f'({held_out})')
   train_examples = config.train_examples if config.train_examples > 0 else train_examples
   if train_examples < config.batch_size:
-    raise ConfigError(f'batch_size {config.batch_size} exceeds the {train_examples} training examples '
-                      f'(after holding out minival_examples={config.minival_examples})')
+    raise ConfigError(f'batch_size {config.batch_size} exceeds the {train_examples} training examples ({held_out}'
+                      + (f', train_examples={config.train_examples}' if config.train_examples > 0 else '') + ')')
   h, w = image_shape[:2]
   if min(h, w) + 2 * config.pad_crop < config.image_size:
     raise ConfigError(f'image_size {config.image_size} is larger than the stored images ({h}x{w}) plus pad_crop')

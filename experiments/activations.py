@@ -26,10 +26,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from alexnet import input_pipeline
+from alexnet import augment
 from alexnet import model as model_lib
 from alexnet import ops
 from alexnet import parallel
+from alexnet.data import sources
+from alexnet.data import splits
+from alexnet.data import statistics
 from experiments import runs
 
 # (k, alpha per summed map, beta) as model.Tower._norm applies them.
@@ -51,16 +54,15 @@ def lrn_regime(activations: np.ndarray, form: str, size: int = 5) -> dict[str, f
 
 def minival_views(config, examples: int) -> np.ndarray:
   """The first `examples` minival images as the net sees them at evaluation (centre view, mean, input_scale)."""
-  train, minival = input_pipeline.hold_out_minival(input_pipeline.open_split(config, config.train_split),
-                                                   config.minival_examples)
+  train, minival = splits.hold_out_minival(sources.open_split(config, config.train_split), config.minival_examples)
   split = minival if minival is not None else train
   images, _ = split.read(np.arange(min(examples, split.num_examples)))
-  stats = input_pipeline.cached_statistics(input_pipeline.training_subset(train, config), config)
+  stats = statistics.cached_statistics(splits.training_subset(train, config), config)
   stats = {k: jnp.asarray(v) for k, v in stats.items()}
   eval_config = config.copy_and_resolve_references()
   with eval_config.unlocked():
     eval_config.eval_crops = 1
-  return np.asarray(input_pipeline.eval_views(jnp.asarray(images), stats, eval_config)[:, 0])
+  return np.asarray(augment.eval_views(jnp.asarray(images), stats, eval_config)[:, 0])
 
 
 def site_regimes(config, variables, images: np.ndarray) -> dict[str, dict[str, float]]:

@@ -48,7 +48,8 @@ def structure(config) -> dict:
 
 def timings(nets: dict, steps: int, reps: int) -> list[dict]:
   """Training images/s of each net's config on synthetic batches: two towers on the mesh and on one device."""
-  from alexnet import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  from alexnet import train  # pylint: disable=g-import-not-at-top
+  from alexnet.data import imaging  # pylint: disable=g-import-not-at-top
   from experiments import benchmark  # pylint: disable=g-import-not-at-top
   rows = []
   for label, config in nets.items():
@@ -60,7 +61,7 @@ def timings(nets: dict, steps: int, reps: int) -> list[dict]:
       variants = [(f"{label}, (data={mesh['data']}, tower={mesh['tower']}) mesh", config),
                   (f'{label}, one device', one_device)]
     for name, c in variants:
-      times = benchmark.time_train_step(c, input_pipeline.model_image_shape(c), steps, reps)
+      times = benchmark.time_train_step(c, imaging.model_image_shape(c), steps, reps)
       rows.append({'net': name, 'img_per_sec': c.batch_size / statistics.median(times),
                    'best': c.batch_size / min(times), 'macs': structure(c)['macs']})
   return rows

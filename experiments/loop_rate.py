@@ -50,10 +50,11 @@ def main(argv=None):
   import jax  # pylint: disable=g-import-not-at-top
   jax.config.update('jax_num_cpu_devices', cli._cpu_devices_per_process(config, 1))  # pylint: disable=protected-access
   from absl import logging  # pylint: disable=g-import-not-at-top
-  from alexnet import input_pipeline, train  # pylint: disable=g-import-not-at-top
+  from alexnet import train  # pylint: disable=g-import-not-at-top
+  from alexnet.data import imaging  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.WARNING)
 
-  image_shape = input_pipeline.model_image_shape(config)
+  image_shape = imaging.model_image_shape(config)
   step_rate = lambda: config.batch_size / statistics.median(
       benchmark.time_train_step(config, image_shape, args.step_timing, 5))
 

@@ -18,8 +18,9 @@ import tarfile
 from absl import app
 from absl import flags
 import numpy as np
+from PIL import Image
 
-from alexnet import imagenet
+from alexnet.data import imagenet
 
 
 SPECIAL = {name: 'CMYK' for name in imagenet.tfds_imagenet.CMYK_IMAGES} | {
@@ -45,7 +46,6 @@ def synset_colour(synset: str) -> np.ndarray:
 
 def make_image(rng: np.random.Generator, synset: str, kind: str = 'RGB') -> bytes:
   """One real-looking image of `synset`, encoded as JPEG ('RGB', 'L', 'CMYK') or PNG."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
   u = rng.uniform()
   if u < 0.9:
     width, height = SIZES[0] if u < 0.6 else SIZES[1] if u < 0.8 else SIZES[2]

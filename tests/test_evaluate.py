@@ -11,10 +11,11 @@ from PIL import Image
 
 from alexnet import evaluate
 from alexnet import import_weights
-from alexnet import input_pipeline
 from alexnet import predict
 from alexnet import train
 from alexnet import validation
+from alexnet.data import errors
+from alexnet.data import sources
 from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
 from tests import test_import_weights as caffe_ref
@@ -76,7 +77,7 @@ def test_unknown_steps_and_workdirs_are_one_line(run, tmp_path):
 def test_predictions_agree_with_the_evaluation_of_the_same_images(run, tmp_path):
   """The first 32 test images as PNG files: predict's top-1 names are right exactly as often as evaluation says."""
   workdir, config, _ = run
-  images, labels = input_pipeline.open_split(config, 'test').read(np.arange(32))
+  images, labels = sources.open_split(config, 'test').read(np.arange(32))
   paths = []
   for i, image in enumerate(images):
     paths.append(str(tmp_path / f'{i}.png'))
@@ -104,7 +105,7 @@ def test_class_names_come_from_the_dataset(tmp_path):
 def test_an_image_that_does_not_decode_is_named(run, tmp_path):
   workdir, _, _ = run
   (tmp_path / 'broken.jpg').write_bytes(b'not a jpeg')
-  with pytest.raises(input_pipeline.DataError, match=f'cannot decode image {tmp_path / "broken.jpg"}'):
+  with pytest.raises(errors.DataError, match=f'cannot decode image {tmp_path / "broken.jpg"}'):
     predict.predict(workdir, evaluate.load_config(workdir), [str(tmp_path / 'broken.jpg')])
 
 
@@ -154,7 +155,7 @@ def test_imported_caffe_weights_evaluate_as_caffe_computes(tmp_path):
   config.dataset = f'folder:{rgb_folder(str(tmp_path / "data"), size=64)}'
   config.test_split, config.batch_size, config.input_workers = 'test', 8, 0
   report = evaluate.evaluate_run(str(tmp_path / 'run'), config, 'test')
-  images, labels = input_pipeline.open_split(config, 'test').read(np.arange(24))
+  images, labels = sources.open_split(config, 'test').read(np.arange(24))
   bgr = images.astype(np.float64)[..., ::-1] - np.asarray(import_weights.CAFFE_MEAN_BGR)
   crops = bgr[:, 14:241, 14:241].transpose(0, 3, 1, 2)
   logits = caffe_ref.caffe_forward(blobs, crops)

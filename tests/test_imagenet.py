@@ -1,5 +1,6 @@
 """The ImageNet path on a synthetic ILSVRC2012 in the real layout: TFDS's builder prepares it offline with exact labels,
-odd files come out as RGB, a missing or partial manual dir is one line, and the grain reader decodes it in workers."""
+odd files come out as RGB, a missing or partial manual dir is one line, the grain reader decodes it in workers, and a
+config the small set cannot serve is refused in one line."""
 import os
 import subprocess
 import sys
@@ -11,10 +12,17 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.imagenet2012 import imagenet_common
 
-from alexnet import imagenet
-from alexnet import input_pipeline as ip
-from alexnet import prepare
+from alexnet import train
+from alexnet import validation
+from alexnet.data import errors
+from alexnet.data import imagenet
+from alexnet.data import imaging
+from alexnet.data import order
+from alexnet.data import prepare
+from alexnet.data import sources
 from configs import imagenet as imagenet_config
+from configs import smoke as smoke_config
+from experiments import input_throughput
 from experiments import synthetic_imagenet
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,7 +116,7 @@ def test_a_missing_or_partial_manual_dir_is_one_line_naming_what_is_missing(manu
     tar.add(os.path.join(manual_dir, imagenet.TRAIN_TAR), arcname='cat.jpg')
   with pytest.raises(imagenet.ManualDirError, match="holds 'cat.jpg'"):
     imagenet.check_manual_dir(str(renamed))
-  with pytest.raises(ip.DataNotFoundError, match=f'^imagenet2012: {imagenet.VAL_TAR} missing from'):
+  with pytest.raises(errors.DataNotFoundError, match=f'^imagenet2012: {imagenet.VAL_TAR} missing from'):
     prepare.prepare('imagenet2012', str(tmp_path / 'tfds'), str(only_train))
   assert not (tmp_path / 'tfds' / 'imagenet2012').exists()  # nothing written
 
@@ -133,22 +141,62 @@ def test_the_256_dataset_is_section_2s_down_sampled_copy_with_the_same_labels(ma
       example = small[i]
       original = by_name[_name(example)]
       assert example['label'] == original['label'] and example['image'].shape == (256, 256, 3)
-      expected = ip.resize_and_center_crop(original['image'], 256).astype(np.float32)
+      expected = imaging.resize_and_center_crop(original['image'], 256).astype(np.float32)
       assert np.abs(example['image'] - expected).mean() < 4  # the same picture, JPEG-encoded once more
 
 
 def test_grain_reader_on_imagenet_is_the_same_with_worker_processes(data_dir):
   config = imagenet_config.get_config()
   config.update(data_dir=data_dir, batch_size=8, input_workers=0)
-  split = ip.open_split(config, 'train')
+  split = sources.open_split(config, 'train')
   assert split.image_shape == (256, 256, 3)
-  in_process = [b['image'] for b, _ in zip(ip.iterate(ip.train_dataset(split, config), 0), range(4))]
-  workers = ip.iterate(ip.train_dataset(split, config), 2)
+  in_process = [b['image'] for b, _ in zip(order.iterate(order.train_dataset(split, config), 0), range(4))]
+  workers = order.iterate(order.train_dataset(split, config), 2)
   try:
     for expected in in_process:
       np.testing.assert_array_equal(next(workers)['image'], expected)
   finally:
-    ip.close_iterator(workers)
+    order.close_iterator(workers)
+
+
+def test_configs_imagenet_on_fewer_examples_than_minival_is_refused_in_one_line(data_dir, tmp_path):
+  """configs/imagenet.py holds out 10,000 examples as minival: on this 24-image set that is one line, before anything
+  is written or compiled (`python -m alexnet.main` prints it and exits with status 2)."""
+  config = imagenet_config.get_config()
+  config.data_dir = data_dir
+  with pytest.raises(validation.ConfigError, match=r'^minival_examples=10000 leaves nothing to train on: '
+                     r'imagenet2012:train holds 24 examples; set --config.minival_examples below that$'):
+    train.train_and_evaluate(config, str(tmp_path / 'w'))
+  assert not (tmp_path / 'w').exists()
+
+
+def test_input_throughput_refuses_fewer_examples_than_a_batch_in_one_line(data_dir):
+  config = imagenet_config.get_config()
+  config.update(data_dir=data_dir, minival_examples=8)
+  with pytest.raises(validation.ConfigError, match=r'^batch_size 128 exceeds the 16 training examples \(24 examples '
+                     r'of imagenet2012:train less minival_examples=8\)$'):
+    input_throughput.measure(config, ['imagenet2012'], [0], 1)
+  config.batch_size = 8
+  assert input_throughput.training_split(config).num_examples == 16  # what training reads: train less minival
+
+
+BAD_CONFIGS_IMAGENET = 'error: minival_examples=10000 leaves nothing to train on: imagenet2012:train holds 24 examples'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('command, message', [
+    (['alexnet.main', '--workdir={tmp}/w'], BAD_CONFIGS_IMAGENET),
+    (['experiments.input_throughput', '--workers=0'], BAD_CONFIGS_IMAGENET),
+    (['experiments.input_throughput', '--workers=0', '--config.minival_examples=8'],
+     'error: batch_size 128 exceeds the 16 training examples'),
+])
+def test_the_commands_refuse_configs_imagenet_on_the_small_set_with_status_2(data_dir, tmp_path, command, message):
+  module, *args = command
+  args = ['--config=configs/imagenet.py', f'--config.data_dir={data_dir}', *(a.format(tmp=tmp_path) for a in args)]
+  result = subprocess.run([sys.executable, '-m', module, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, result.stderr[-2000:]
+  assert result.stderr.strip().splitlines()[-1].startswith(message)
+  assert 'Traceback' not in result.stderr and not (tmp_path / 'w').exists()
 
 
 @pytest.mark.slow
@@ -176,8 +224,6 @@ def test_configs_imagenet_trains_on_the_prepared_synthetic_set(tmp_path):
 def test_resume_with_worker_processes_reads_on_from_the_saved_iterator_state(data_dir, tmp_path):
   """A small net on the prepared tars, read by 2 grain worker processes: stopped at step 3 (mid-epoch 2) and resumed
   from the iterator state in the checkpoint, it ends bitwise like a straight run."""
-  from alexnet import train  # pylint: disable=g-import-not-at-top
-  from configs import smoke as smoke_config  # pylint: disable=g-import-not-at-top
   config = smoke_config.get_config()
   config.update(dataset='imagenet2012', data_dir=data_dir, num_classes=1000, resize_size=20, image_size=16,
                 cache_decoded=False, input_workers=2, minival_examples=8, test_split='validation', batch_size=8,

@@ -11,10 +11,11 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from alexnet import input_pipeline as ip
 from alexnet import optim
 from alexnet import train
 from alexnet import validation
+from alexnet.data import order
+from alexnet.data import splits
 from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
 
@@ -81,21 +82,21 @@ def test_plateau_schedule_follows_a_scripted_error_sequence():
 def test_minival_is_held_out_of_training():
   """The last examples form minival; two epochs of training batches read every other example and none of them."""
   images = np.arange(100, dtype=np.uint8)[:, None, None, None]  # each image holds its own index
-  split = ip._array_split('toy:train', images, np.zeros(100, np.int32))  # pylint: disable=protected-access
-  train_split, minival = ip.hold_out_minival(split, 20)
+  split = splits.array_split('toy:train', images, np.zeros(100, np.int32))
+  train_split, minival = splits.hold_out_minival(split, 20)
   assert (train_split.num_examples, minival.num_examples) == (80, 20)
   assert minival.name == 'toy:train[80:100]'
   read = set()
   config = imagenet_config.get_config()
   config.batch_size = 8
-  batches = ip.train_dataset(train_split, config)
+  batches = order.train_dataset(train_split, config)
   for step in range(2 * 80 // 8):
     read |= set(batches[step]['image'].ravel().tolist())
   evaluated = set()
-  for batch in ip.eval_batches(minival, batch_size=8):
+  for batch in order.eval_batches(minival, batch_size=8):
     evaluated |= set(batch['image'].ravel()[batch['mask']].tolist())
   assert read == set(range(80)) and evaluated == set(range(80, 100))
-  assert ip.hold_out_minival(split, 0) == (split, None)
+  assert splits.hold_out_minival(split, 0) == (split, None)
 
 
 def test_the_test_split_is_evaluated_once_and_the_plateau_reads_minival(tmp_path, monkeypatch):

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from alexnet import input_pipeline as ip
 from alexnet import parallel
 from alexnet import train
 from alexnet import validation
+from alexnet.data import errors
+from alexnet.data import sources
 from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
@@ -113,7 +114,7 @@ def test_bad_input_writes_nothing(tmp_path):
   with pytest.raises(validation.ConfigError):
     train.train_and_evaluate(config, str(tmp_path / 'w'))
   config = _set(smoke_config.get_config(), dataset='imagenet2012', data_dir=str(tmp_path / 'nowhere'))
-  with pytest.raises(ip.DataNotFoundError, match='python -m alexnet.prepare'):
+  with pytest.raises(errors.DataNotFoundError, match='python -m alexnet.prepare'):
     train.train_and_evaluate(config, str(tmp_path / 'w'))
   assert not (tmp_path / 'w').exists()
 
@@ -129,9 +130,9 @@ def _image_folder(root, unreadable):
 def test_an_unreadable_image_is_named_or_skipped_and_counted(tmp_path, caplog):
   _image_folder(tmp_path / 'images', unreadable=True)
   config = _set(smoke_config.get_config(), dataset=f'folder:{tmp_path}/images', resize_size=16, image_size=16)
-  with pytest.raises(ip.DataError, match=r'unreadable image .*/b/broken\.jpg \(UnidentifiedImageError'):
-    ip.open_split(config, 'train')
-  split = ip.open_split(_set(config, unreadable_images='skip'), 'train')
+  with pytest.raises(errors.DataError, match=r'unreadable image .*/b/broken\.jpg \(UnidentifiedImageError'):
+    sources.open_split(config, 'train')
+  split = sources.open_split(_set(config, unreadable_images='skip'), 'train')
   assert split.num_examples == 6 and 'unreadable image(s) left out' in caplog.text
   images, labels = split.read(np.arange(6))
   assert images.shape == (6, 16, 16, 3) and list(labels) == [0, 0, 0, 1, 1, 1]

@@ -11,6 +11,9 @@ What differs from TFDS's builder, and why:
   a numbered validation image, is one line naming it, before anything is written.
 - `imagenet2012_256` is the same builder whose images are resized (shorter side 256, central 256x256, JPEG quality
   90) while preparing, on every core, so that training decodes small JPEGs.
+
+Importing this module registers `imagenet2012_256` with TFDS (alexnet/data/sources.py imports it for that);
+`imagenet2012` itself is read with TFDS's own builder, whose features and files these are.
 """
 from __future__ import annotations
 
@@ -23,8 +26,11 @@ import tarfile
 
 from absl import logging
 import numpy as np
+from PIL import Image
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.imagenet2012 import imagenet2012_dataset_builder as tfds_imagenet
+
+from alexnet.data import imaging
 
 TRAIN_TAR, VAL_TAR, TEST_TAR = 'ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar', 'ILSVRC2012_img_test.tar'
 NUM_TRAIN, NUM_VAL = 1_281_167, 50_000
@@ -120,13 +126,11 @@ class Imagenet2012(tfds_imagenet.Builder, skip_registration=True):
 
 def resize_jpeg(data: bytes, size: int = RESIZED_SIZE, quality: int = RESIZED_QUALITY) -> bytes:
   """Section 2: shorter side to `size`, the central size x size patch, re-encoded as an RGB JPEG."""
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-  from alexnet import input_pipeline  # pylint: disable=g-import-not-at-top
   with Image.open(io.BytesIO(data)) as image:
     image.draft('RGB', (size, size))  # JPEG: decode at the smallest 1/2^k scale that stays >= size (exact otherwise)
     pixels = np.asarray(image.convert('RGB'))
   out = io.BytesIO()
-  Image.fromarray(input_pipeline.resize_and_center_crop(pixels, size)).save(out, 'JPEG', quality=quality)
+  Image.fromarray(imaging.resize_and_center_crop(pixels, size)).save(out, 'JPEG', quality=quality)
   return out.getvalue()
 
 
