@@ -176,7 +176,7 @@ def test_configs_imagenet_trains_on_the_prepared_synthetic_set(tmp_path):
 def test_resume_with_worker_processes_reads_on_from_the_saved_iterator_state(data_dir, tmp_path):
   """A small net on the prepared tars, read by 2 grain worker processes: stopped at step 3 (mid-epoch 2) and resumed
   from the iterator state in the checkpoint, it ends bitwise like a straight run."""
-  from alexnet import train  # pylint: disable=g-import-not-at-top
+  from alexnet import checkpoint, train  # pylint: disable=g-import-not-at-top
   from configs import smoke as smoke_config  # pylint: disable=g-import-not-at-top
   config = smoke_config.get_config()
   config.update(dataset='imagenet2012', data_dir=data_dir, num_classes=1000, resize_size=20, image_size=16,
@@ -189,8 +189,8 @@ def test_resume_with_worker_processes_reads_on_from_the_saved_iterator_state(dat
   assert 'next_index_in_cycle' in saved  # the state of grain's worker processes, not of one in-process iterator
   config.num_train_steps = 5
   resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
-  state_a = train.restore_state(str(tmp_path / 'straight'))[0]
-  state_b = train.restore_state(str(tmp_path / 'resumed'))[0]
+  state_a = checkpoint.restore_state(str(tmp_path / 'straight'))[0]
+  state_b = checkpoint.restore_state(str(tmp_path / 'resumed'))[0]
   for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b), strict=True):
     np.testing.assert_array_equal(a, b)
   assert resumed['test_loss'] == straight['test_loss'] and resumed['step'] == 5
