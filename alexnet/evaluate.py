@@ -26,6 +26,8 @@ import ml_collections
 from ml_collections import config_flags
 import numpy as np
 
+from alexnet import checkpoint
+from alexnet import steps
 from alexnet import train
 from alexnet import validation
 from alexnet.data import errors
@@ -70,7 +72,7 @@ def load_params(workdir: str, step: int | None = None) -> tuple[dict, dict | Non
     raise RunError(f'{workdir} holds no checkpoint (expected {directory}/<step>)')
   if step is not None and step not in steps:
     raise RunError(f'{workdir} holds no checkpoint {step}; it holds {", ".join(map(str, steps))}')
-  state, _ = train.restore_state(str(workdir), step=step)
+  state, _ = checkpoint.restore_state(str(workdir), step=step)
   return state['params'], state.get('batch_stats'), int(np.asarray(state['step']))
 
 
@@ -96,11 +98,11 @@ def open_eval_split(config: ml_collections.ConfigDict, split: str) -> splits.Spl
 
 def evaluate_params(config, params, batch_stats, stats, split: splits.Split) -> dict[str, float]:
   """Loss and top-1/top-5 errors of the net `config` describes, with `params`, over `split`, on one device."""
-  network = train.build_network(config)
-  state = train.TrainState(step=np.zeros((), np.int32), params=params, batch_stats=batch_stats, opt_state=None,
+  network = steps.build_network(config)
+  state = steps.TrainState(step=np.zeros((), np.int32), params=params, batch_stats=batch_stats, opt_state=None,
                            plateau=None)
-  p_eval_step = jax.jit(lambda s, b, st: train.eval_step(s, b, st, network=network, config=config),
-                        compiler_options=train.compiler_options(config))
+  p_eval_step = jax.jit(lambda s, b, st: steps.eval_step(s, b, st, network=network, config=config),
+                        compiler_options=steps.compiler_options(config))
   stats = {k: jax.numpy.asarray(v) for k, v in stats.items()}
   return train.evaluate(state, split, stats, p_eval_step, config, None)
 

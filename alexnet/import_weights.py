@@ -227,7 +227,7 @@ def mean_stats(mean_image: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def write_workdir(workdir: str, config: ml_collections.ConfigDict, params: dict, stats: dict, meta: dict) -> None:
-  """config.json, stats.npz and checkpoints/0 (params, as train.restore_state reads them) in `workdir`."""
+  """config.json, stats.npz and checkpoints/0 (params, as checkpoint.restore_state reads them) in `workdir`."""
   import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
   os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, 'config.json'), 'w') as f:

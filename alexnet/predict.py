@@ -22,7 +22,7 @@ import numpy as np
 
 from alexnet import augment
 from alexnet import evaluate
-from alexnet import train
+from alexnet import steps
 from alexnet import validation
 from alexnet.data import errors
 from alexnet.data import folder
@@ -68,7 +68,7 @@ def predict(workdir: str, config: ml_collections.ConfigDict, paths: list[str], t
   size, channels = stats['mean_image'].shape[0], imaging.model_image_shape(config)[-1]
   images = np.stack([load_image(p, size, channels) for p in paths])  # every image decodes before anything runs.
   params, batch_stats, _ = evaluate.load_params(workdir)
-  network = train.build_network(config)
+  network = steps.build_network(config)
   variables = {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
 
   def probabilities(variables, images, stats):
@@ -77,7 +77,7 @@ def predict(workdir: str, config: ml_collections.ConfigDict, paths: list[str], t
     logits, _ = network.apply(variables, views.reshape(n * v, *views.shape[2:]))
     return jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
 
-  probs = np.asarray(jax.jit(probabilities, compiler_options=train.compiler_options(config))(
+  probs = np.asarray(jax.jit(probabilities, compiler_options=steps.compiler_options(config))(
       variables, jnp.asarray(images), {k: jnp.asarray(v) for k, v in stats.items()}))
   names = class_names(config)
   results = []

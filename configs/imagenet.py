@@ -74,7 +74,6 @@ def get_config() -> ml_collections.ConfigDict:
   c.num_eval_batches = -1          # -1: the whole eval split.
   c.checkpoint_every_steps = 1000
   c.max_checkpoints = 3
-  c.profile_steps = 0              # > 0: a TensorBoard profile of this many steps, from step 10 (clu.Profile).
+  c.profile_steps = 0              # > 0: a TensorBoard profile of this many steps, from step 10 (jax.profiler).
   c.nonfinite = 'stop'             # a non-finite loss or gradient norm: 'stop' (no checkpoint after it) or 'skip'.
-  c.debug_nonfinite_step = -1      # tests: poison this step's loss with NaN; -1 = never.
   return c

@@ -104,11 +104,11 @@ def train_step_runner(config, image_shape):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   import numpy as np  # pylint: disable=g-import-not-at-top
-  from alexnet import optim, train  # pylint: disable=g-import-not-at-top
-  network = train.build_network(config)
+  from alexnet import optim, steps, train  # pylint: disable=g-import-not-at-top
+  network = steps.build_network(config)
   tx = optim.make_optimizer(config, steps_per_epoch=1000)
-  state, state_sharding = train.init_state(config, network, tx, image_shape)
-  step, _ = train.jit_steps(config, network, tx, state_sharding)
+  state, state_sharding = steps.init_state(config, network, tx, image_shape)
+  step, _ = steps.jit_steps(config, network, tx, state_sharding)
   rng = np.random.default_rng(0)
   stored = tuple(image_shape)  # stored at the crop size: crops (or pad-and-crops) of the whole image.
   host_batch = {'image': rng.integers(0, 256, (config.batch_size, *stored), dtype=np.uint8),
@@ -117,7 +117,7 @@ def train_step_runner(config, image_shape):
   channels = image_shape[-1]
   stats = {'mean_image': jnp.zeros(stored), 'channel_mean': jnp.zeros(channels), 'eigvals': jnp.ones(channels),
            'eigvecs': jnp.eye(channels)}
-  holder = {'state': state, 'sums': train.zero_sums()}
+  holder = {'state': state, 'sums': steps.zero_sums()}
   wait = train.wait_each_step()
 
   def run():

@@ -6,7 +6,7 @@
 The step is timed as `experiments.benchmark` times it (the loop's own jitted step on a synthetic batch, launched as
 the loop launches it), before and after the loop, so drift in the machine's speed shows as the gap between the two.
 The loop is `train.train_and_evaluate` on the config's real data for `--steps` steps in a temporary workdir, with
-neither periodic evaluation nor checkpoints, so its rate is clu's training-window rate
+neither periodic evaluation nor checkpoints, so its rate is the training-window rate it writes to TensorBoard
 (train/images_per_sec: steps, batch reading, transfers, metric sums and logging). The report gives the median window
 (the first, which holds compilation, left out) and its ratio to the mean of the two step timings.
 """
@@ -41,7 +41,7 @@ def parse_args(argv):
 def main(argv=None):
   args = parse_args(sys.argv[1:] if argv is None else argv)
   from alexnet import main as cli  # pylint: disable=g-import-not-at-top
-  from experiments import benchmark, sweep  # pylint: disable=g-import-not-at-top
+  from experiments import benchmark, runs, sweep  # pylint: disable=g-import-not-at-top
   config = sweep.load_module(args.config).get_config()
   config.data_dir = args.data_dir
   config.num_train_steps, config.log_every_steps = args.steps, args.log_every
@@ -58,22 +58,14 @@ def main(argv=None):
   step_rate = lambda: config.batch_size / statistics.median(
       benchmark.time_train_step(config, image_shape, args.step_timing, 5))
 
-  windows = []
-  report_apply = train.ReportProgress._apply  # pylint: disable=protected-access
-
-  def record(self, step, t):
-    report_apply(self, step, t)
-    windows.append(self.images_per_sec)
-
   before = step_rate()
   workdir = tempfile.mkdtemp(prefix='loop_rate_')
-  train.ReportProgress._apply = record  # pylint: disable=protected-access
   try:
     start = time.perf_counter()
     train.train_and_evaluate(config, workdir)
     wall = time.perf_counter() - start
+    windows = [float(x) for x in runs.scalars(workdir)['train/images_per_sec'][1]]
   finally:
-    train.ReportProgress._apply = report_apply  # pylint: disable=protected-access
     shutil.rmtree(workdir, ignore_errors=True)
   after = step_rate()
 

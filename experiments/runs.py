@@ -51,8 +51,8 @@ def config(workdir: str) -> ml_collections.ConfigDict:
 def state(workdir: str) -> dict:
   """The latest checkpoint's train state (step, params, batch_stats, ...) as NumPy arrays, whatever devices it was
   saved from."""
-  from alexnet import train  # pylint: disable=g-import-not-at-top
-  return train.restore_state(workdir)[0]
+  from alexnet import checkpoint  # pylint: disable=g-import-not-at-top
+  return checkpoint.restore_state(workdir)[0]
 
 
 def params(workdir: str) -> dict:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from alexnet import checkpoint
 from alexnet import evaluate
 from alexnet import import_weights
 from alexnet import predict
@@ -115,12 +116,12 @@ def test_fine_tuning_a_10_class_run_into_a_3_class_folder(run, tmp_path):
   """init_from loads every layer but fc8 (3 classes now); the grey conv1 is spread over RGB; optimiser state starts
   fresh. With a vanishing learning rate the trained layers stay the source's."""
   workdir, _, _ = run
-  source = train.restore_state(workdir)[0]['params']
+  source = checkpoint.restore_state(workdir)[0]['params']
   config = smoke(dataset=f'folder:{rgb_folder(str(tmp_path / "data"))}', num_classes=3, resize_size=16,
                  minival_examples=8, batch_size=8, num_train_steps=2, eval_every_steps=2, checkpoint_every_steps=2,
                  learning_rate=1e-12, momentum=0.0, weight_decay=0.0, init_from=workdir)
   train.train_and_evaluate(config, str(tmp_path / 'tuned'))
-  tuned, _ = train.restore_state(str(tmp_path / 'tuned'))
+  tuned, _ = checkpoint.restore_state(str(tmp_path / 'tuned'))
   params = tuned['params']
   for layer in ('conv2', 'conv3', 'conv4', 'conv5', 'fc6', 'fc7'):
     np.testing.assert_allclose(params['towers'][layer]['kernel'], source['towers'][layer]['kernel'], atol=1e-9)

@@ -19,7 +19,7 @@ import jax
 import numpy as np
 import pytest
 
-from alexnet import train
+from alexnet import checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def wait_for(path, proc, timeout=240):
 
 
 def final(workdir):
-  state = train.restore_state(str(workdir))[0]
+  state = checkpoint.restore_state(str(workdir))[0]
   summary = json.loads((workdir / 'summary.json').read_text())
   return state, {k: summary[k] for k in SUMMARY_KEYS}
 
@@ -107,7 +107,7 @@ def test_sigterm_saves_at_the_state_step_and_the_rerun_ends_bitwise_the_same(tmp
   assert last.startswith('error: stopped: SIGTERM at step '), last
   stopped_at = int(last.split('at step ')[1].split(':')[0])
   assert 20 <= stopped_at < STEPS and f'saved checkpoint {stopped_at} in' in last
-  state, _ = train.restore_state(str(workdir))
+  state, _ = checkpoint.restore_state(str(workdir))
   assert int(state['step']) == stopped_at  # the checkpoint's label is the state's own step.
   result = run(workdir)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -199,7 +199,7 @@ def test_sigterm_to_one_process_stops_both_at_one_step_and_the_run_resumes(tmp_p
   lasts = [(tmp_path / f'log{i}').read_text().strip().splitlines()[-1] for i in range(2)]
   assert lasts[0] == lasts[1] and lasts[0].startswith('error: stopped: preemption notice at step '), lasts
   stopped_at = int(lasts[0].split('at step ')[1].split(':')[0])
-  assert int(train.restore_state(str(workdir))[0]['step']) == stopped_at
+  assert int(checkpoint.restore_state(str(workdir))[0]['step']) == stopped_at
   procs = _start_processes(workdir, tmp_path, ['--config.num_train_steps=120'])
   assert [p.wait(timeout=300) for p in procs] == [0, 0]
   assert f'Resumed from {workdir} at step {stopped_at}' in (tmp_path / 'log0').read_text()

@@ -12,6 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 from tensorflow_datasets.datasets.imagenet2012 import imagenet_common
 
+from alexnet import checkpoint
 from alexnet import train
 from alexnet import validation
 from alexnet.data import errors
@@ -235,8 +236,8 @@ def test_resume_with_worker_processes_reads_on_from_the_saved_iterator_state(dat
   assert 'next_index_in_cycle' in saved  # the state of grain's worker processes, not of one in-process iterator
   config.num_train_steps = 5
   resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
-  state_a = train.restore_state(str(tmp_path / 'straight'))[0]
-  state_b = train.restore_state(str(tmp_path / 'resumed'))[0]
+  state_a = checkpoint.restore_state(str(tmp_path / 'straight'))[0]
+  state_b = checkpoint.restore_state(str(tmp_path / 'resumed'))[0]
   for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b), strict=True):
     np.testing.assert_array_equal(a, b)
   assert resumed['test_loss'] == straight['test_loss'] and resumed['step'] == 5

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from alexnet import caffe_proto
+from alexnet import checkpoint
 from alexnet import import_weights
 from alexnet import model as model_lib
 from alexnet import parallel
-from alexnet import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A narrow bvlc_alexnet: the real layer structure (kernels, strides, pads, groups 1-2-1-2-2) at small widths.
@@ -96,7 +96,7 @@ def logits_of(workdir, rgb):
   """The imported net's logits on mean-subtracted RGB images [N, H, W, 3], from its checkpoint and config."""
   from alexnet import evaluate  # pylint: disable=g-import-not-at-top
   config = evaluate.load_config(workdir)
-  params = train.restore_state(workdir)[0]['params']
+  params = checkpoint.restore_state(workdir)[0]['params']
   tower, head = model_lib.from_config(config)
   logits, _ = parallel.Network(tower, head, 0.0).apply({'params': params}, rgb)
   return np.asarray(logits)
@@ -154,7 +154,7 @@ def test_a_swapped_colour_order_or_a_transposed_flattening_fails_parity(tmp_path
   write_caffemodel(tmp_path / 'net.caffemodel', blobs)
   import_weights.import_caffe(str(tmp_path / 'net.caffemodel'), str(tmp_path / 'run'), num_towers=1)
   config = import_weights.caffe_config(blobs, 1)
-  params = train.restore_state(tmp_path / 'run')[0]['params']
+  params = checkpoint.restore_state(tmp_path / 'run')[0]['params']
   reference = caffe_forward(blobs, images[..., ::-1].transpose(0, 3, 1, 2))
   tower, head = model_lib.from_config(config)
   net = parallel.Network(tower, head, 0.0)

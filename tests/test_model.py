@@ -11,8 +11,8 @@ import pytest
 from alexnet import model as model_lib
 from alexnet import ops
 from alexnet import parallel
+from alexnet import steps
 from alexnet import summary
-from alexnet import train
 from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import imagenet_fused as fused_config
@@ -73,7 +73,7 @@ def test_mesh_matches_single_device(num_towers, mesh_shape, lrn, mesh_conv_libra
     def loss_fn(params):
       logits, new_stats = net.apply({**variables, 'params': params}, images, train=True, rng=jax.random.key(3))
       return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean(), (logits, new_stats)
-    options = train.compiler_options(ml_collections.ConfigDict({'cpu_conv_library': conv_library}))
+    options = steps.compiler_options(ml_collections.ConfigDict({'cpu_conv_library': conv_library}))
     return jax.jit(jax.value_and_grad(loss_fn, has_aux=True), compiler_options=options)(variables['params'])
 
   (loss_a, (logits_a, stats_a)), grads_a = loss_and_grads(single, 'xla')

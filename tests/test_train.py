@@ -1,4 +1,5 @@
-"""The paper's update rule, the plateau schedule, the CLI end to end, and exact resume."""
+"""The paper's update rule, the plateau schedule, the CLI end to end, exact resume, non-finite steps, and the
+report a run writes (TensorBoard events without TensorFlow)."""
 import functools
 import json
 import os
@@ -11,15 +12,40 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from alexnet import checkpoint
 from alexnet import optim
+from alexnet import progress
+from alexnet import steps
 from alexnet import train
 from alexnet import validation
 from alexnet.data import order
 from alexnet.data import splits
+from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
+from experiments import runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def nan_pixels_at(at: int):
+  """`steps.train_step`, fed NaN pixels at state step `at` (the step numbered at + 1): that step's loss and gradients
+  are not finite."""
+  def step_fn(state, batch, stats, **kwargs):
+    nan = jnp.where(state.step == at, jnp.float32(jnp.nan), jnp.float32(1))
+    return steps.train_step(state, batch | {'image': batch['image'] * nan}, stats, **kwargs)
+  return step_fn
+
+
+# Runs alexnet.main with the 8th step fed NaN pixels.
+NONFINITE_CLI = """
+from absl import app
+import functools
+from alexnet import main, train
+from tests.test_train import nan_pixels_at
+train.train_and_evaluate = functools.partial(train.train_and_evaluate, step_fn=nan_pixels_at(7))
+app.run(main.main)
+"""
 
 
 @pytest.mark.parametrize('decay_biases', [True, False])
@@ -68,13 +94,13 @@ def test_plateau_schedule_follows_a_scripted_error_sequence():
   config.plateau_patience, config.plateau_threshold, config.plateau_max_drops = 2, 0.01, 3
   params = {'w': jnp.zeros((2,))}
   tx = optim.make_optimizer(config, steps_per_epoch=10)
-  state = train.TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=None, opt_state=tx.init(params),
+  state = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=None, opt_state=tx.init(params),
                            plateau=optim.init_plateau(optim.plateau_rule(config)))
   errors = [0.5, 0.4, 0.395, 0.40, 0.30, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
   expected = [1e-2, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5]
   rates = []
   for error in errors:
-    state = train.apply_plateau(state, error, config)
+    state = steps.apply_plateau(state, error, config)
     rates.append(float(optim.current_learning_rate(state.opt_state)))
   np.testing.assert_allclose(rates, expected, rtol=1e-5)
 
@@ -146,12 +172,12 @@ def test_main_cli_smoke_end_to_end(tmp_path):
   assert summary['top1_error'] < 0.5                # chance is 0.75
   assert history[-1]['loss'] < history[0]['loss']
   assert (workdir / 'config.json').exists() and any(n.startswith('events.out') for n in os.listdir(workdir))
-  assert 'ETA' in result.stderr and 'train/images_per_sec' in result.stderr  # clu's ReportProgress and log writer
+  assert 'ETA' in result.stderr and 'train/images_per_sec' in result.stderr  # progress.Progress and the log
 
 
 def latest_checkpoint(workdir):
   manager = ocp.CheckpointManager(os.path.join(workdir, 'checkpoints'))
-  return manager.latest_step(), train.restore_state(str(workdir))[0]
+  return manager.latest_step(), checkpoint.restore_state(str(workdir))[0]
 
 
 def test_resume_equals_a_straight_run(tmp_path):
@@ -181,31 +207,33 @@ def test_resume_equals_a_straight_run(tmp_path):
 def test_cpu_conv_library_sets_the_compiler_option():
   config = imagenet_config.get_config()
   assert config.cpu_conv_library == 'xla'
-  assert train.compiler_options(config) == {
+  assert steps.compiler_options(config) == {
       'xla_cpu_experimental_ynn_fusion_type': 'LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT'}  # tests run on CPU.
   config.cpu_conv_library = 'ynnpack'
-  assert train.compiler_options(config) is None
+  assert steps.compiler_options(config) is None
   config.cpu_conv_library = 'onednn'
   with pytest.raises(validation.ConfigError, match='cpu_conv_library must be one of'):
     validation.validate(config, num_devices=2)
 
 
 def test_the_summed_step_is_the_train_step_plus_running_sums():
-  """The loop's one program per step (`summed_train_step`): the same new state as `train_step`, bit for bit, and
-  sums that are the per-step metrics added up; first_nonfinite names the first poisoned step (1-based)."""
+  """The loop's one program per step (`summed_train_step`): the same new state as the step it sums (here
+  `train_step` fed NaN pixels at one step), bit for bit, and sums that are the per-step metrics added up;
+  first_nonfinite names the first poisoned step (1-based)."""
   config = smoke_config.get_config()
-  config.debug_nonfinite_step, config.nonfinite, config.parallelism = 1, 'skip', 'single'
-  network = train.build_network(config)
+  config.nonfinite, config.parallelism = 'skip', 'single'
+  step_fn = nan_pixels_at(1)
+  network = steps.build_network(config)
   tx = optim.make_optimizer(config, steps_per_epoch=10)
   image_shape = (config.image_size, config.image_size, 1)
-  state, state_sharding = train.init_state(config, network, tx, image_shape)
-  summed, _ = train.jit_steps(config, network, tx, state_sharding)
-  plain = jax.jit(functools.partial(train.train_step, network=network, tx=tx, config=config),
-                  compiler_options=train.compiler_options(config))
+  state, state_sharding = steps.init_state(config, network, tx, image_shape)
+  summed, _ = steps.jit_steps(config, network, tx, state_sharding, step_fn)
+  plain = jax.jit(functools.partial(step_fn, network=network, tx=tx, config=config),
+                  compiler_options=steps.compiler_options(config))
   rng = np.random.default_rng(0)
   stats = {'mean_image': jnp.zeros(image_shape), 'channel_mean': jnp.zeros(1), 'eigvals': jnp.ones(1),
            'eigvecs': jnp.eye(1)}
-  plain_state, sums, metrics = jax.device_get(state), train.zero_sums(), []
+  plain_state, sums, metrics = jax.device_get(state), steps.zero_sums(), []
   for _ in range(3):
     batch = {'image': rng.integers(0, 256, (config.batch_size, *image_shape), dtype=np.uint8),
              'label': rng.integers(0, config.num_classes, config.batch_size).astype(np.int32)}
@@ -215,7 +243,7 @@ def test_the_summed_step_is_the_train_step_plus_running_sums():
   for a, b in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(plain_state))):
     np.testing.assert_array_equal(a, b)
   sums = jax.device_get(sums)
-  assert set(sums) == set(train.TRAIN_METRICS) | {'first_nonfinite'}
+  assert set(sums) == set(steps.TRAIN_METRICS) | {'first_nonfinite'}
   assert sums['nonfinite'] == 1 and sums['first_nonfinite'] == 2
   finite = [m for m in metrics if not m['nonfinite']]
   for k in ('top1_error', 'top5_error', 'learning_rate'):
@@ -227,18 +255,29 @@ def test_a_nonfinite_step_stops_the_run_and_the_last_good_checkpoint_survives(tm
   config = smoke_config.get_config()
   config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 30, 10, 10
   config.max_checkpoints = 1  # even with one kept, the bad state never displaces the good one.
-  config.debug_nonfinite_step = 24  # the 25th step
+  poisoned = nan_pixels_at(24)  # the 25th step
   with pytest.raises(train.NonFiniteError, match=r'at step 25; stopped\. The last good checkpoint is step 20 '):
-    train.train_and_evaluate(config, str(tmp_path / 'stop'))
+    train.train_and_evaluate(config, str(tmp_path / 'stop'), step_fn=poisoned)
   step, state = latest_checkpoint(tmp_path / 'stop')
   assert step == 20 and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state))
   assert not (tmp_path / 'stop' / 'summary.json').exists()
 
   config.nonfinite = 'skip'
-  summary = train.train_and_evaluate(config, str(tmp_path / 'skip'))
+  summary = train.train_and_evaluate(config, str(tmp_path / 'skip'), step_fn=poisoned)
   assert summary['step'] == 30 and summary['skipped_steps'] == 1
   _, state = latest_checkpoint(tmp_path / 'skip')
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state))
+
+
+def test_a_run_that_diverges_before_its_first_checkpoint_says_none_was_written(tmp_path):
+  config = smoke_config.get_config()
+  config.learning_rate = 1e9
+  config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 12, 10, 10
+  with pytest.raises(train.NonFiniteError, match=r'at step \d+; stopped\. No checkpoint was written before it '
+                     r'\(they are saved every 10 steps and at the end\), so there is nothing to resume: lower the '
+                     r'learning rate'):
+    train.train_and_evaluate(config, str(tmp_path))
+  assert checkpoint.latest_step(str(tmp_path)) is None and not (tmp_path / 'summary.json').exists()
 
 
 def test_skip_mode_changes_nothing_when_every_step_is_finite(tmp_path):
@@ -254,9 +293,9 @@ def test_skip_mode_changes_nothing_when_every_step_is_finite(tmp_path):
 
 @pytest.mark.slow
 def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
-  result = subprocess.run([sys.executable, '-m', 'alexnet.main', '--config=configs/smoke.py', f'--workdir={tmp_path}',
-                           '--config.num_train_steps=12', '--config.checkpoint_every_steps=5',
-                           '--config.debug_nonfinite_step=7'], cwd=REPO, capture_output=True, text=True, timeout=300)
+  result = subprocess.run([sys.executable, '-c', NONFINITE_CLI, '--config=configs/smoke.py', f'--workdir={tmp_path}',
+                           '--config.num_train_steps=12', '--config.checkpoint_every_steps=5'],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 1
   last = result.stderr.strip().splitlines()[-1]
   assert last.startswith('error: non-finite loss or gradient norm at step 8')
@@ -265,9 +304,66 @@ def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
 
 
 def test_profile_steps_write_a_tensorboard_profile(tmp_path):
-  """clu's Profile: `profile_steps` steps from step 10, in the workdir's plugins/profile (TensorBoard's profile tab)."""
+  """progress.Profile: `profile_steps` steps from step 10, in the workdir's plugins/profile (TensorBoard's profile
+  tab)."""
   config = smoke_config.get_config()
   config.num_train_steps, config.profile_steps, config.checkpoint_every_steps = 16, 3, 16
   train.train_and_evaluate(config, str(tmp_path))
   traces = [f for _, _, files in os.walk(tmp_path / 'plugins' / 'profile') for f in files]
   assert any(f.endswith('.xplane.pb') for f in traces), traces
+
+
+def test_the_writer_writes_tensorboard_scalars_and_hparams(tmp_path):
+  """TensorBoard's own event writer and summary protos: the scalars read back through TensorBoard's reader."""
+  writer = progress.Writer(str(tmp_path))
+  writer.write_hparams({'learning_rate': 0.01, 'dataset': 'synthetic', 'seed': 0, 'random_flip': True})
+  for step in (10, 20):
+    writer.write_scalars(step, {'train/loss': 1.0 / step, 'train/top1_error': 0.5})
+  writer.close()
+  assert any(n.startswith('events.out.tfevents') for n in os.listdir(tmp_path))
+  scalars = runs.scalars(str(tmp_path))
+  assert set(scalars) == {'train/loss', 'train/top1_error'}
+  np.testing.assert_array_equal(scalars['train/loss'][0], [10, 20])
+  np.testing.assert_allclose(scalars['train/loss'][1], [0.1, 0.05], rtol=1e-6)
+
+
+# Hides TensorFlow as on a machine without it (not found, not importable), then runs `rest`.
+WITHOUT_TENSORFLOW = """
+import importlib.machinery, sys
+class NoTensorFlow(importlib.machinery.PathFinder):
+  @classmethod
+  def find_spec(cls, name, path=None, target=None):
+    if name == 'tensorflow' or name.startswith('tensorflow.'):
+      return None
+    return super().find_spec(name, path, target)
+sys.meta_path[:] = [NoTensorFlow if f is importlib.machinery.PathFinder else f for f in sys.meta_path]
+"""
+
+
+@pytest.mark.slow
+def test_training_needs_no_tensorflow(tmp_path):
+  """TensorFlow prepares datasets; training (the CLI: steps, checkpoints, events, summary.json) runs without it."""
+  code = WITHOUT_TENSORFLOW + 'from absl import app\nfrom alexnet import main\napp.run(main.main)\n'
+  result = subprocess.run([sys.executable, '-c', code, '--config=configs/smoke.py', f'--workdir={tmp_path}',
+                           '--config.num_train_steps=12', '--config.checkpoint_every_steps=6',
+                           '--config.eval_every_steps=6'], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "No module named 'tensorflow'" not in result.stderr
+  assert json.loads((tmp_path / 'summary.json').read_text())['step'] == 12
+  assert checkpoint.latest_step(str(tmp_path)) == 12
+  assert len(runs.scalars(str(tmp_path))['train/loss'][0]) == 2  # steps 10 and 12.
+
+
+@pytest.mark.slow
+def test_reading_a_prepared_tfds_dataset_needs_no_tensorflow():
+  """tfds.data_source reads the prepared array_record files without TensorFlow."""
+  config = default_config.get_config()
+  if not os.path.isdir(os.path.join(config.data_dir or os.path.expanduser('~/tensorflow_datasets'), 'fashion_mnist')):
+    pytest.skip('Fashion-MNIST is not prepared')
+  code = WITHOUT_TENSORFLOW + (
+      'from configs import default\nfrom alexnet import train\nconfig = default.get_config()\n'
+      'config.cache_decoded = False\ndata = train.open_data(config)\n'
+      'print(data.train.num_examples, data.minival.num_examples, data.test.num_examples)\n')
+  result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.split() == ['55000', '5000', '10000']
