@@ -22,7 +22,7 @@ from ml_collections import config_flags
 import numpy as np
 
 from alexnet import input_pipeline
-from experiments import benchmark
+from experiments import timing
 
 config_flags.DEFINE_config_file('config', None, 'A configs/*.py file.', lock_config=True)
 flags.DEFINE_list('datasets', [], 'Datasets to read (default: the config\'s).')
@@ -80,7 +80,7 @@ def main(argv):
   f = flags.FLAGS
   config, workers = f.config, [int(w) for w in f.workers]
   rows = measure(config, f.datasets or [config.dataset], workers, f.batches)
-  machine = f'{benchmark.cpu_model()}, {os.cpu_count()} cores, f32 GEMM {benchmark.gemm_peak("float32"):.0f} GFLOP/s'
+  machine = f'{timing.cpu_model()}, {os.cpu_count()} cores, f32 GEMM {timing.gemm_peak("float32"):.0f} GFLOP/s'
   print(f'\n{machine}; {jax.default_backend()} device; batch {config.batch_size}; {time.strftime("%Y-%m-%d")}\n')
   print('| dataset | workers | images/s | per worker |\n|---|---|---|---|')
   for r in rows:
