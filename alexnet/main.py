@@ -18,6 +18,7 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from alexnet import parallel
 from configs import imagenet
 
 FLAGS = flags.FLAGS
@@ -42,18 +43,10 @@ def _launched_processes() -> int:
   return int(os.environ.get('SLURM_NTASKS') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)
 
 
-def _cpu_devices_per_process(config, num_processes: int) -> int:
-  """Virtual CPU devices for the mesh (accelerators are unaffected): an explicit axis asks for that many, a -1 tower
-  axis for one device per tower, a -1 data axis for one row per process."""
-  data = config.mesh_data // max(num_processes, 1) if config.mesh_data > 0 else 1
-  tower = config.mesh_tower if config.mesh_tower > 0 else config.num_towers
-  return max(data * tower, 1) if config.parallelism == 'mesh' else 1
-
-
 def _initialize(config) -> None:
   """Virtual CPU devices, then jax.distributed when several processes form the run; before JAX starts a backend."""
   launched = _launched_processes()
-  jax.config.update('jax_num_cpu_devices', _cpu_devices_per_process(config, FLAGS.num_processes or launched))
+  jax.config.update('jax_num_cpu_devices', parallel.cpu_devices_per_process(config, FLAGS.num_processes or launched))
   if FLAGS.coordinator_address or launched > 1:
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU collectives across processes.
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id,

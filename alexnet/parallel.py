@@ -51,6 +51,14 @@ def resolved_mesh(config, num_devices: int, process_count: int = 1) -> tuple[int
                     num_devices // max(process_count, 1))
 
 
+def cpu_devices_per_process(config, num_processes: int = 1) -> int:
+  """Virtual CPU devices one process makes for the config's mesh (accelerators are unaffected): an explicit axis asks
+  for that many, a -1 tower axis for one device per tower, a -1 data axis for one row per process."""
+  data = config.mesh_data // max(num_processes, 1) if config.mesh_data > 0 else 1
+  tower = config.mesh_tower if config.mesh_tower > 0 else config.num_towers
+  return max(data * tower, 1) if config.parallelism == 'mesh' else 1
+
+
 def make_mesh(data: int, tower: int, devices=None) -> Mesh:
   """A (data, tower) mesh over the first data * tower devices (in process order: each process owns whole rows)."""
   devices = jax.devices() if devices is None else devices

@@ -21,9 +21,6 @@ from alexnet import model as model_lib
 from alexnet import parallel
 from alexnet.data import imaging
 
-config_flags.DEFINE_config_file('config', None, 'A configs/*.py file.', lock_config=True)
-flags.mark_flags_as_required(['config'])
-
 # Where the paper's net exchanges maps between towers (Section 3.5): after these layers.
 EXCHANGE_AFTER = ('pool2', 'pool5', 'fc6', 'fc7')
 LAYER_ORDER = ('conv1', 'norm1', 'pool1', 'conv2', 'norm2', 'pool2', 'conv3', 'conv4', 'conv5', 'pool5', 'fc6', 'fc7')
@@ -78,4 +75,6 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  config_flags.DEFINE_config_file('config', None, 'A configs/*.py file.', lock_config=True)  # a library on import
+  flags.mark_flags_as_required(['config'])
   app.run(main)

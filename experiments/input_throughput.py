@@ -33,7 +33,7 @@ from alexnet.data import order
 from alexnet.data import sources
 from alexnet.data import splits
 from alexnet.data import statistics
-from experiments import benchmark
+from experiments import timing
 
 EXIT_BAD_INPUT = 2
 
@@ -97,7 +97,7 @@ def main(argv):
   except (validation.ConfigError, errors.DataError) as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(EXIT_BAD_INPUT)
-  machine = f'{benchmark.cpu_model()}, {os.cpu_count()} cores, f32 GEMM {benchmark.gemm_peak("float32"):.0f} GFLOP/s'
+  machine = f'{timing.cpu_model()}, {os.cpu_count()} cores, f32 GEMM {timing.gemm_peak("float32"):.0f} GFLOP/s'
   print(f'\n{machine}; {jax.default_backend()} device; batch {config.batch_size}; {time.strftime("%Y-%m-%d")}\n')
   print('| dataset | workers | images/s | per worker |\n|---|---|---|---|')
   for r in rows:

@@ -13,9 +13,8 @@ from absl import flags
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-import numpy as np
 
-from experiments import kernels as kernels_lib
+from experiments import figure3
 from experiments import runs
 
 flags.DEFINE_string('workdir', None, 'A run directory written by alexnet.main.')
@@ -25,7 +24,7 @@ flags.mark_flags_as_required(['workdir'])
 
 def plot(workdir: str, out: str) -> str:
   scalars = runs.scalars(workdir)
-  kernels = kernels_lib.conv1(workdir)
+  kernels = figure3.conv1(workdir)
   towers = kernels.shape[0]
   fig, axes = plt.subplots(1, 2 + towers, figsize=(5 * (2 + towers), 4))
   for tag, style in (('train/top1_error', '-'), ('minival/top1_error', 'o-'), ('minival/top5_error', 's--')):
@@ -43,7 +42,7 @@ def plot(workdir: str, out: str) -> str:
   axes[1].set(xlabel='step', ylabel='loss', title='loss')
   axes[1].legend()
   for t in range(towers):
-    axes[2 + t].imshow(kernels_lib.kernel_grid(kernels[t]), interpolation='nearest')
+    axes[2 + t].imshow(figure3.kernel_grid(kernels[t]), interpolation='nearest')
     axes[2 + t].set(title=f'conv1 kernels, tower {t}', xticks=[], yticks=[])
   fig.tight_layout()
   fig.savefig(out, dpi=80)

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import activations
+from experiments import regime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -16,16 +16,16 @@ def test_lrn_regime_on_known_activations():
   # Five maps of constant a: the middle map sums 5 a^2 over its window, the edge maps 3 a^2 and the next ones 4 a^2.
   a = 100.0
   x = np.full((2, 3, 3, 5), a, np.float32)
-  regime = activations.lrn_regime(x, 'paper')
+  figures = regime.lrn_regime(x, 'paper')
   r = {3: 1e-4 * 3 * a * a / 2, 4: 1e-4 * 4 * a * a / 2, 5: 1e-4 * 5 * a * a / 2}  # 1.5, 2, 2.5
-  assert regime['r_median'] == pytest.approx(r[4], rel=1e-6)  # per position: 1.5, 2, 2.5, 2, 1.5.
-  assert regime['factor_spread_p1_p99'] == pytest.approx((1 + r[3]) ** -0.75 - (1 + r[5]) ** -0.75, rel=1e-3)
-  assert regime['activation_rms'] == pytest.approx(a)
+  assert figures['r_median'] == pytest.approx(r[4], rel=1e-6)  # per position: 1.5, 2, 2.5, 2, 1.5.
+  assert figures['factor_spread_p1_p99'] == pytest.approx((1 + r[3]) ** -0.75 - (1 + r[5]) ** -0.75, rel=1e-3)
+  assert figures['activation_rms'] == pytest.approx(a)
   # Unit-scale activations: r ~ 1e-4, the factor constant to < 0.1%: LRN tests nothing there.
-  small = activations.lrn_regime(np.ones((2, 3, 3, 5), np.float32), 'paper')
+  small = regime.lrn_regime(np.ones((2, 3, 3, 5), np.float32), 'paper')
   assert small['r_p90'] < 3e-4 and small['factor_spread_p1_p99'] < 1e-3
   # Caffe's form: k = 1 and alpha / 5 per map.
-  caffe = activations.lrn_regime(x, 'caffe')
+  caffe = regime.lrn_regime(x, 'caffe')
   assert caffe['r_median'] == pytest.approx(1e-4 / 5 * 4 * a * a, rel=1e-6)
 
 

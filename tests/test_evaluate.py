@@ -86,7 +86,7 @@ def test_predictions_agree_with_the_evaluation_of_the_same_images(run, tmp_path)
   results = predict.predict(workdir, evaluate.load_config(workdir), paths)
   assert [r['image'] for r in results] == paths and all(len(r['top']) == 5 for r in results)
   assert all(r['top'][0]['name'] == f"class {r['top'][0]['label']}" for r in results)
-  correct = sum(r['top'][0]['label'] == label for r, label in zip(results, labels))
+  correct = sum(r['top'][0]['label'] == label for r, label in zip(results, labels, strict=True))
   eval_config = evaluate.load_config(workdir)
   eval_config.batch_size, eval_config.num_eval_batches = 32, 1
   report = evaluate.evaluate_run(workdir, eval_config, 'test')
@@ -112,6 +112,7 @@ def test_an_image_that_does_not_decode_is_named(run, tmp_path):
 
 # --------------------------------------------------------------------------------------------------- fine-tuning
 
+@pytest.mark.slow
 def test_fine_tuning_a_10_class_run_into_a_3_class_folder(run, tmp_path):
   """init_from loads every layer but fc8 (3 classes now); the grey conv1 is spread over RGB; optimiser state starts
   fresh. With a vanishing learning rate the trained layers stay the source's."""

@@ -92,7 +92,7 @@ def test_validation_labels_come_from_the_image_number_not_the_position(manual_di
   assert imagenet_common.get_validation_labels(os.path.join(manual_dir, imagenet.VAL_TAR)) != ours
   # On the complete tar both rules agree: name N is the N-th sorted name.
   full = [f'ILSVRC2012_val_{n:08d}.JPEG' for n in range(1, imagenet.NUM_VAL + 1)]
-  assert imagenet.validation_labels(full) == dict(zip(sorted(full), truth))
+  assert imagenet.validation_labels(full) == dict(zip(sorted(full), truth, strict=True))
 
 
 def test_a_missing_or_partial_manual_dir_is_one_line_naming_what_is_missing(manual_dir, tmp_path):
@@ -131,6 +131,7 @@ def test_prepare_cli_prints_one_error_line(manual_dir, tmp_path):
   assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_256_dataset_is_section_2s_down_sampled_copy_with_the_same_labels(manual_dir, data_dir):
   prepare.prepare('imagenet2012_256', data_dir, manual_dir)
   for split in ('train', 'validation'):
@@ -146,6 +147,7 @@ def test_the_256_dataset_is_section_2s_down_sampled_copy_with_the_same_labels(ma
       assert np.abs(example['image'] - expected).mean() < 4  # the same picture, JPEG-encoded once more
 
 
+@pytest.mark.slow
 def test_grain_reader_on_imagenet_is_the_same_with_worker_processes(data_dir):
   config = imagenet_config.get_config()
   config.update(data_dir=data_dir, batch_size=8, input_workers=0)

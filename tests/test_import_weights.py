@@ -72,7 +72,7 @@ def random_caffe_blobs(seed=0, widths=WIDTHS, fc=FC, classes=CLASSES):
   denominators move well away from 1) and random biases."""
   rng = np.random.default_rng(seed)
   blobs, cin = {}, 3
-  for name, out, k, g in zip(import_weights.CONVS, widths, import_weights.CAFFE_KERNELS, (1, 2, 1, 2, 2)):
+  for name, out, k, g in zip(import_weights.CONVS, widths, import_weights.CAFFE_KERNELS, (1, 2, 1, 2, 2), strict=True):
     fan_in = cin // g * k * k
     scale = 0.05 if name == 'conv1' else np.sqrt(2.0 / fan_in)
     blobs[name] = [rng.normal(0, scale, (out, cin // g, k, k)), rng.normal(0, 0.1, out)]
@@ -224,6 +224,7 @@ def torchvision_alexnet(torch):
     return AlexNet()
 
 
+@pytest.mark.slow
 def test_torchvision_import_is_torchvisions_forward_pass(tmp_path):
   torch = pytest.importorskip('torch', reason='torch is not installed (pip install torch==2.13.0)')
   torch.manual_seed(0)

@@ -58,8 +58,12 @@ def small_config(num_towers=2, lrn='paper', kernels='auto'):
 
 
 @pytest.mark.parametrize('num_towers, mesh_shape, lrn, mesh_conv_library', [
-    (2, (1, 2), 'paper', 'xla'), (2, (2, 2), 'paper', 'xla'), (2, (2, 1), 'paper', 'xla'), (1, (4, 1), 'paper', 'xla'),
-    (2, (2, 2), 'batchnorm', 'xla'), (2, (1, 2), 'batchnorm', 'xla'), (2, (2, 2), 'paper', 'ynnpack')])
+    (2, (1, 2), 'paper', 'xla'), (2, (2, 2), 'paper', 'xla'),
+    pytest.param(2, (2, 1), 'paper', 'xla', marks=pytest.mark.slow),
+    pytest.param(1, (4, 1), 'paper', 'xla', marks=pytest.mark.slow),
+    pytest.param(2, (2, 2), 'batchnorm', 'xla', marks=pytest.mark.slow),
+    pytest.param(2, (1, 2), 'batchnorm', 'xla', marks=pytest.mark.slow),
+    pytest.param(2, (2, 2), 'paper', 'ynnpack', marks=pytest.mark.slow)])
 def test_mesh_matches_single_device(num_towers, mesh_shape, lrn, mesh_conv_library):
   """Same loss, logits, gradients (and batch statistics) on the mesh as on one device; the one-device side always
   compiles with XLA's own CPU convolutions, so the 'ynnpack' case also checks that the libraries agree."""
@@ -80,9 +84,9 @@ def test_mesh_matches_single_device(num_towers, mesh_shape, lrn, mesh_conv_libra
   (loss_b, (logits_b, stats_b)), grads_b = loss_and_grads(mesh, mesh_conv_library)
   np.testing.assert_allclose(logits_b, logits_a, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(logits_a))))
   np.testing.assert_allclose(loss_b, loss_a, rtol=1e-5)
-  for a, b in zip(jax.tree.leaves(grads_a), jax.tree.leaves(grads_b)):
+  for a, b in zip(jax.tree.leaves(grads_a), jax.tree.leaves(grads_b), strict=True):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(a))))
-  for a, b in zip(jax.tree.leaves(stats_a), jax.tree.leaves(stats_b)):
+  for a, b in zip(jax.tree.leaves(stats_a), jax.tree.leaves(stats_b), strict=True):
     np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
 
 
@@ -127,6 +131,7 @@ def test_lrn_matches_the_paper_and_caffe_formulas():
   np.testing.assert_allclose(out, caffe, rtol=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('scheme, override, positive_bias', [('paper', -1.0, 1.0), ('caffe', -1.0, 0.1),
                                                              ('paper', 0.1, 0.1)])
 def test_init_statistics(scheme, override, positive_bias):
@@ -145,6 +150,7 @@ def test_init_statistics(scheme, override, positive_bias):
   assert not np.allclose(towers['conv1']['kernel'][0], towers['conv1']['kernel'][1])
 
 
+@pytest.mark.slow
 def test_he_init_scales_with_fan_in():
   config = imagenet_config.get_config()
   config.init = 'he'
@@ -196,6 +202,7 @@ def test_bad_widths_and_meshes_raise_clear_errors():
     parallel.make_mesh(2, 4)
 
 
+@pytest.mark.slow
 def test_the_cpu_and_generic_kernels_compute_the_same_net():
   """kernels='cpu' (strided-slice pooling, exp-log LRN with its own gradient) and 'generic' (the library forms, what
   an accelerator runs under 'auto'): the same logits and gradients."""
@@ -208,5 +215,5 @@ def test_the_cpu_and_generic_kernels_compute_the_same_net():
     return jax.value_and_grad(loss)(variables['params'])
   (loss_cpu, grads_cpu), (loss_generic, grads_generic) = loss_and_grads('cpu'), loss_and_grads('generic')
   np.testing.assert_allclose(loss_cpu, loss_generic, rtol=1e-5)
-  for a, b in zip(jax.tree.leaves(grads_cpu), jax.tree.leaves(grads_generic)):
+  for a, b in zip(jax.tree.leaves(grads_cpu), jax.tree.leaves(grads_generic), strict=True):
     np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-5 * float(np.abs(a).max()))

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from experiments import stats
-from experiments import study
+from experiments import study_table
 
 SEEDS = range(5)
 
@@ -24,11 +24,14 @@ def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_pa
   reference = [0.100, 0.110, 0.095, 0.105, 0.120]  # seed-to-seed spread far larger than the paired differences.
   write_rows(tmp_path / 'lrn', {
       'lrn=paper': reference,
-      'lrn=none': [e + d for e, d in zip(reference, [0.020, 0.021, 0.019, 0.020, 0.020])],   # +2 points, as the paper
-      'lrn=caffe': [e + d for e, d in zip(reference, [0.003, -0.004, 0.002, -0.002, 0.001])],  # nothing
-      'lrn=batchnorm': [e + d for e, d in zip(reference, [-0.030, -0.031, -0.029, -0.030, -0.030])],  # no claim
+      # +2 points, as the paper
+      'lrn=none': [e + d for e, d in zip(reference, [0.020, 0.021, 0.019, 0.020, 0.020], strict=True)],
+      # nothing
+      'lrn=caffe': [e + d for e, d in zip(reference, [0.003, -0.004, 0.002, -0.002, 0.001], strict=True)],
+      # no claim
+      'lrn=batchnorm': [e + d for e, d in zip(reference, [-0.030, -0.031, -0.029, -0.030, -0.030], strict=True)],
   })
-  rows, text = study.study(str(tmp_path), questions=('lrn', 'pooling'))
+  rows, text = study_table.study(str(tmp_path), questions=('lrn', 'pooling'))
   by_contrast = {r['contrast']: r for r in rows}
   none = by_contrast['lrn=none − lrn=paper']
   assert none['n'] == 5 and none['mean'] == pytest.approx(2.0)
@@ -53,7 +56,7 @@ def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_pa
 
 def test_unpaired_seeds_are_left_out_and_untestable_contrasts_say_so(tmp_path):
   write_rows(tmp_path / 'augmentation', {'crop+flip': [0.1] * 5, 'none': [0.12, 0.13, 0.12, 0.14, 0.12]})
-  rows, _ = study.study(str(tmp_path), questions=('augmentation',))
+  rows, _ = study_table.study(str(tmp_path), questions=('augmentation',))
   by_contrast = {r['contrast']: r for r in rows}
   assert by_contrast['crop+flip+PCA − crop+flip']['verdict'] == 'cannot test here'
   assert by_contrast['none − crop+flip']['n'] == 5

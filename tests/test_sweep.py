@@ -1,4 +1,4 @@
-"""The sweep vocabulary, planning, tables, and the runner end to end (skip, resume, failure); colour specificity."""
+"""The sweep vocabulary, planning, tables, and the runner end to end (skip, resume, failure)."""
 import csv
 import json
 import os
@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from experiments import hyper
-from experiments import kernels
 from experiments import stats
-from experiments import sweep
+from experiments import sweep_execute
+from experiments import sweep_files
+from experiments import sweep_plan
+from experiments import sweep_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEPS = os.path.join(REPO, 'experiments', 'sweeps')
@@ -36,8 +38,8 @@ def test_hyper_product_zipit_chain():
 
 
 def plan_of(name, runs_dir='/runs', base='', schedule='short'):
-  module = sweep.load_module(os.path.join(SWEEPS, f'{name}.py'))
-  return sweep.plan(module, sweep.load_config(os.path.join(REPO, base or module.BASE)), schedule, runs_dir)
+  module = sweep_files.load_module(os.path.join(SWEEPS, f'{name}.py'))
+  return sweep_plan.plan(module, sweep_files.load_config(os.path.join(REPO, base or module.BASE)), schedule, runs_dir)
 
 
 def test_plans_name_runs_by_what_differs_from_the_base():
@@ -72,14 +74,14 @@ def test_plans_name_runs_by_what_differs_from_the_base():
 
 
 def test_flag_values_read_back_by_config_flags():
-  assert sweep._flag_value((16, 32)) == '(16,32)' and sweep._flag_value((7,)) == '(7,)'
-  assert sweep._flag_value(0.1) == '0.1' and sweep._flag_value(False) == 'False'
-  assert sweep.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
+  assert sweep_plan.flag_value((16, 32)) == '(16,32)' and sweep_plan.flag_value((7,)) == '(7,)'
+  assert sweep_plan.flag_value(0.1) == '0.1' and sweep_plan.flag_value(False) == 'False'
+  assert sweep_plan.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
   # A long slug ends in a hash of its point, so the seeds of one point still share it.
   long = {f'field_{i}': 'x' * 10 for i in range(10)}
-  point = sweep.point_slug(long)
+  point = sweep_plan.point_slug(long)
   assert len(point) == 99
-  assert sweep.slugify(long, 0) == f'{point},seed=0' and sweep.slugify(long, 1) == f'{point},seed=1'
+  assert sweep_plan.slugify(long, 0) == f'{point},seed=0' and sweep_plan.slugify(long, 1) == f'{point},seed=1'
 
 
 def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
@@ -87,7 +89,7 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   rows = [{'point': p, 'run': f'{p}{i}', 'seed': i, 'minival_top1_error': e, 'test_top1_error': e,
            'test_top5_error': e / 10, 'images_per_sec': 100.0, 'wall_seconds': 60.0}
           for p, errors in (('ref', [0.10, 0.12, 0.14]), ('other', [0.20, 0.20, 0.23])) for i, e in enumerate(errors)]
-  table = sweep.markdown(rows, module, 'T')
+  table = sweep_report.markdown(rows, module, 'T')
   ref_line = next(l for l in table.splitlines() if l.startswith('| ref '))
   other_line = next(l for l in table.splitlines() if l.startswith('| other '))
   assert '| 3 | - | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - | - |' in ref_line
@@ -102,21 +104,7 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
 
 def test_steps_to_a_training_error():
   steps, errors = np.array([20, 40, 60, 80]), np.array([0.6, 0.3, 0.25, 0.2])
-  assert sweep.steps_to(0.25, steps, errors) == 60 and sweep.steps_to(0.1, steps, errors) is None
-
-
-def test_colour_specificity_is_zero_for_grey_and_one_for_single_channel_kernels():
-  rng = np.random.default_rng(0)
-  grey = np.repeat(rng.normal(size=(11, 11, 1, 8)), 3, axis=2)
-  np.testing.assert_allclose(kernels.colour_specificity(grey), 0.0, atol=1e-12)
-  single = np.zeros((11, 11, 3, 8))
-  single[:, :, 1] = rng.normal(size=(11, 11, 8))
-  np.testing.assert_allclose(kernels.colour_specificity(single), 1.0)
-  mixed = rng.normal(size=(11, 11, 3, 64))  # independent channels: 2/3 of the energy off the mean, scaled by 3/2.
-  assert 0.9 < kernels.colour_specificity(mixed).mean() < 1.05
-  towers = np.stack([grey, single])
-  np.testing.assert_allclose(kernels.tower_specificity(towers), [0.0, 1.0], atol=1e-12)
-  assert kernels.tower_specificity(towers[:, :, :, :1]) is None  # grey input: undefined.
+  assert sweep_report.steps_to(0.25, steps, errors) == 60 and sweep_report.steps_to(0.1, steps, errors) is None
 
 
 # --------------------------------------------------------------------------------------------- end to end (slow)
@@ -203,28 +191,28 @@ def test_a_killed_run_resumes_and_a_failing_point_is_reported(tmp_path):
 
 def test_a_workdir_from_another_config_is_refused(tmp_path):
   run = plan_of('lrn', runs_dir=str(tmp_path))[3]  # lrn=caffe, seed 0
-  assert sweep.check_reusable(run) is None  # nothing there yet
+  assert sweep_plan.check_reusable(run) is None  # nothing there yet
   os.makedirs(run.workdir)
   other = run.config.copy_and_resolve_references()
   other.learning_rate = 0.5
   (tmp_path / run.slug / 'config.json').write_text(other.to_json_best_effort())
-  assert "fields ['learning_rate']" in sweep.check_reusable(run)
+  assert "fields ['learning_rate']" in sweep_plan.check_reusable(run)
   (tmp_path / run.slug / 'config.json').write_text(run.config.to_json_best_effort())
-  assert sweep.check_reusable(run) is None
+  assert sweep_plan.check_reusable(run) is None
   # Run dirs from before a field existed (at its default) or run elsewhere (another mesh) are the same run.
   older = json.loads(run.config.to_json_best_effort())
   del older['kernels']
   older['mesh_data'], older['mesh_tower'] = 1, 2
   (tmp_path / run.slug / 'config.json').write_text(json.dumps(older))
-  assert sweep.check_reusable(run) is None
+  assert sweep_plan.check_reusable(run) is None
 
 
 def test_jobs_split_the_gpus_else_the_cpu_cores(monkeypatch):
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0,1,2,3')
-  assert sweep.slots(2) == [({'CUDA_VISIBLE_DEVICES': '0,1'}, None), ({'CUDA_VISIBLE_DEVICES': '2,3'}, None)]
+  assert sweep_execute.slots(2) == [({'CUDA_VISIBLE_DEVICES': '0,1'}, None), ({'CUDA_VISIBLE_DEVICES': '2,3'}, None)]
   with pytest.raises(ValueError, match='--jobs=5 but 4 GPUs'):
-    sweep.slots(5)
+    sweep_execute.slots(5)
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
-  monkeypatch.setattr(sweep.shutil, 'which', lambda _: None)
-  monkeypatch.setattr(sweep.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
-  assert sweep.slots(2) == [({}, {0, 1}), ({}, {2, 3})]
+  monkeypatch.setattr(sweep_execute.shutil, 'which', lambda _: None)
+  monkeypatch.setattr(sweep_execute.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
+  assert sweep_execute.slots(2) == [({}, {0, 1}), ({}, {2, 3})]

@@ -125,6 +125,7 @@ def test_minival_is_held_out_of_training():
   assert splits.hold_out_minival(split, 0) == (split, None)
 
 
+@pytest.mark.slow
 def test_the_test_split_is_evaluated_once_and_the_plateau_reads_minival(tmp_path, monkeypatch):
   calls = []
 
@@ -180,6 +181,7 @@ def latest_checkpoint(workdir):
   return manager.latest_step(), checkpoint.restore_state(str(workdir))[0]
 
 
+@pytest.mark.slow
 def test_resume_equals_a_straight_run(tmp_path):
   config = smoke_config.get_config()
   config.dropout_rate = 0.5
@@ -196,7 +198,7 @@ def test_resume_equals_a_straight_run(tmp_path):
   assert step_a == step_b == 24
   leaves_a, leaves_b = jax.tree.leaves(state_a), jax.tree.leaves(state_b)
   assert len(leaves_a) == len(leaves_b) > 10
-  for a, b in zip(leaves_a, leaves_b):
+  for a, b in zip(leaves_a, leaves_b, strict=True):
     np.testing.assert_array_equal(a, b)
   for key in ('top1_error', 'top5_error', 'test_loss', 'minival_top1_error', 'minival_top5_error', 'step'):
     assert resumed[key] == straight[key], key
@@ -240,7 +242,7 @@ def test_the_summed_step_is_the_train_step_plus_running_sums():
     plain_state, m = plain(plain_state, batch, stats)
     metrics.append(jax.device_get(m))
     state, sums = summed(state, sums, train.put_batch(batch, network.batch_sharding()), stats)
-  for a, b in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(plain_state))):
+  for a, b in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(jax.device_get(plain_state)), strict=True):
     np.testing.assert_array_equal(a, b)
   sums = jax.device_get(sums)
   assert set(sums) == set(steps.TRAIN_METRICS) | {'first_nonfinite'}
@@ -251,6 +253,7 @@ def test_the_summed_step_is_the_train_step_plus_running_sums():
   assert np.isnan(sums['loss']) and len(finite) == 2
 
 
+@pytest.mark.slow
 def test_a_nonfinite_step_stops_the_run_and_the_last_good_checkpoint_survives(tmp_path):
   config = smoke_config.get_config()
   config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 30, 10, 10
@@ -269,6 +272,7 @@ def test_a_nonfinite_step_stops_the_run_and_the_last_good_checkpoint_survives(tm
   assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(state))
 
 
+@pytest.mark.slow
 def test_a_run_that_diverges_before_its_first_checkpoint_says_none_was_written(tmp_path):
   config = smoke_config.get_config()
   config.learning_rate = 1e9
@@ -280,6 +284,7 @@ def test_a_run_that_diverges_before_its_first_checkpoint_says_none_was_written(t
   assert checkpoint.latest_step(str(tmp_path)) is None and not (tmp_path / 'summary.json').exists()
 
 
+@pytest.mark.slow
 def test_skip_mode_changes_nothing_when_every_step_is_finite(tmp_path):
   config = smoke_config.get_config()
   config.num_train_steps, config.checkpoint_every_steps, config.eval_every_steps = 12, 12, 12
@@ -287,7 +292,7 @@ def test_skip_mode_changes_nothing_when_every_step_is_finite(tmp_path):
   config.nonfinite = 'skip'
   train.train_and_evaluate(config, str(tmp_path / 'skip'))
   for a, b in zip(jax.tree.leaves(latest_checkpoint(tmp_path / 'stop')[1]),
-                  jax.tree.leaves(latest_checkpoint(tmp_path / 'skip')[1])):
+                  jax.tree.leaves(latest_checkpoint(tmp_path / 'skip')[1]), strict=True):
     np.testing.assert_array_equal(a, b)
 
 
@@ -303,6 +308,7 @@ def test_the_cli_reports_a_nonfinite_step_in_one_line(tmp_path):
   assert 'Traceback' not in result.stderr
 
 
+@pytest.mark.slow
 def test_profile_steps_write_a_tensorboard_profile(tmp_path):
   """progress.Profile: `profile_steps` steps from step 10, in the workdir's plugins/profile (TensorBoard's profile
   tab)."""

@@ -1,0 +1,104 @@
+"""The study's table: every question's contrasts paired by seed, adjusted across the study, with verdicts printed
+by a rule (stats.py).
+
+Each question is a sweep file, experiments/sweeps/<question>.py, whose results.csv (a row per run, written by
+experiments.sweep) sits in <results>/<question>/. A question's contrasts are every point against its REFERENCE
+(contrasts.py); the sweep file may add a line of context (ANCHORS). The family for Holm's adjustment is every
+testable contrast of every question listed, fixed in advance: a question not run yet counts with p = 1, so running
+more of the study never makes an earlier verdict easier to reach. The minimum detectable effect (MDE) is at the
+family's strictest level, 0.05 / m, with 80% power.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+from experiments import contrasts
+from experiments import stats
+from experiments import sweep_files
+
+# The ablation study, in the order the README's table lists it.
+# Fixed before any of its runs: the family Holm adjusts over. ReLU vs tanh (Figure 1) needs the paper's four-layer net
+# and a learning rate chosen per unit type, which this study does not have; it is not part of this family.
+QUESTIONS = ('towers', 'lrn', 'init', 'pooling', 'dropout', 'augmentation')
+
+
+def read_rows(path: str) -> list[dict]:
+  if not os.path.exists(path):
+    return []
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
+def analyse(family: list[stats.Contrast]) -> list[dict]:
+  """A row per contrast: paired mean, CI, p values, Holm across the testable contrasts of the family, MDE, verdict."""
+  testable = [c for c in family if not c.untestable]
+  tests = {id(c): c.t_test() for c in testable}
+  adjusted = dict(zip([id(c) for c in testable], stats.holm([tests[id(c)][3] for c in testable]), strict=True))
+  level = stats.ALPHA / max(len(testable), 1)
+  rows = []
+  for c in family:
+    _, units = contrasts.metric_units(c.metric)
+    mean, low, high, p = tests.get(id(c), (math.nan,) * 4)
+    p_adj = adjusted.get(id(c), math.nan)
+    minimum = stats.mde(c.sd, c.n, level)
+    rows.append({'question': c.question, 'contrast': f'{c.point} − {c.reference}', 'metric': c.metric, 'n': c.n,
+                 'mean': mean, 'ci_low': low, 'ci_high': high, 'p': p, 'p_sign_flip': c.sign_flip() if c.n else
+                 math.nan, 'p_holm': p_adj, 'mde': minimum, 'units': units, 'paper': c.paper_text,
+                 'verdict': stats.verdict(mean, p_adj, c.paper_delta, minimum, c.untestable, units) if c.n or
+                 c.untestable else 'not run', 'why_untestable': c.untestable})
+  return rows
+
+
+def _f(value, digits: int = 2, signed: bool = False) -> str:
+  if value is None or (isinstance(value, float) and math.isnan(value)):
+    return '-'
+  return f'{value:+.{digits}f}' if signed else f'{value:.{digits}f}'
+
+
+def markdown(rows: list[dict], modules: dict, m: int) -> str:
+  lines = [f'Contrasts paired by seed (Δ = point − reference, mean over seeds). p: paired t; Holm: adjusted across '
+           f"the study's {m} testable contrasts; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. "
+           'Verdicts are printed by `experiments.stats.verdict`.', '',
+           '| question | contrast | metric | n | Δ here [95% CI] | p | p sign-flip | p Holm | MDE | paper Δ | '
+           'verdict |', '|---|---|---|---|---|---|---|---|---|---|---|']
+  for r in rows:
+    digits = 0 if r['units'] == 'steps' else 2
+    ci = '' if math.isnan(r['ci_low']) else f" [{_f(r['ci_low'], digits, True)}, {_f(r['ci_high'], digits, True)}]"
+    p_values = ' | '.join(contrasts.format_p(r[k]) for k in ('p', 'p_sign_flip', 'p_holm'))
+    lines.append(f"| {r['question']} | {r['contrast']} | {r['metric']} ({r['units']}) | {r['n']} | "
+                 f"{_f(r['mean'], digits, True)}{ci} | {p_values} | {_f(r['mde'], digits)} | {r['paper']} | "
+                 f"{r['verdict']} |")
+  notes = []
+  for question, module in modules.items():
+    anchors = getattr(module, 'ANCHORS', '')
+    untestable = getattr(module, 'UNTESTABLE', {})
+    if anchors:
+      notes.append(f'- **{question}**: {anchors}')
+    for point, why in untestable.items():
+      notes.append(f'- **{question}**, {point}: cannot test here: {why}')
+  return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
+
+
+def runs_table(modules: dict, rows_by_question: dict) -> str:
+  """A line per question: runs finished of those planned, their total wall time, the commits that made them."""
+  lines = ['| question | runs | run time (sum) | made at | command |', '|---|---|---|---|---|']
+  for question, module in modules.items():
+    rows = rows_by_question[question]
+    wall = sum(float(r.get('wall_seconds') or 0) for r in rows) / 3600
+    commits = sorted({(r.get('commit') or '?')[:7] + (' (dirty)' if str(r.get('dirty')) == 'True' else '')
+                      for r in rows})
+    lines.append(f'| {question} | {len(rows)} of {sweep_files.planned_runs(module)} | {wall:.1f} h | '
+                 f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
+                 f'--workdir=runs/ablations/{question} --runs_dir=runs/ablations/runs --schedule=full` |')
+  return '\n'.join(lines) + '\n'
+
+
+def study(results_dir: str, questions=QUESTIONS) -> tuple[list[dict], str]:
+  modules = {q: sweep_files.question(q) for q in questions}
+  rows_by_question = {q: read_rows(os.path.join(results_dir, q, 'results.csv')) for q in questions}
+  family = [c for q, module in modules.items() for c in contrasts.contrasts(q, module, rows_by_question[q])]
+  rows = analyse(family)
+  text = markdown(rows, modules, sum(1 for c in family if not c.untestable))
+  return rows, text + '\n' + runs_table(modules, rows_by_question)

@@ -1,0 +1,70 @@
+"""A sweep's plots, beside its results.md: test_error.png (bars: mean, whiskers: std, dots: seeds), minival_curves.png
+and train_curves.png (means over seeds, shaded ± std)."""
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from experiments import runs as runs_lib
+from experiments import sweep_plan
+from experiments import sweep_report
+
+CURVES = (('minival_curves.png', runs_lib.minival_curve, 'minival top-1 error (%)'),
+          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), mean over each logging window'))
+
+
+def error_bars(rows: list[dict], path: str, title: str) -> str:
+  points = sweep_report.points_in_order(rows)
+  fig, ax = plt.subplots(figsize=(7, 0.5 * len(points) + 1.5))
+  for i, p in enumerate(points):
+    errors = [100 * r['test_top1_error'] for r in rows if r['point'] == p]
+    mean, std, _ = sweep_report.mean_std(errors)
+    ax.barh(i, mean, xerr=0 if math.isnan(std) else std, color='C0', alpha=0.6, capsize=4)
+    ax.plot(errors, [i] * len(errors), 'k.', ms=5)
+  ax.set_yticks(range(len(points)), points, fontsize=8)
+  ax.invert_yaxis()
+  lo = min(100 * r['test_top1_error'] for r in rows)
+  ax.set(xlabel='test top-1 error (%)', xlim=(max(0.0, lo * 0.8), None))
+  ax.set_title(f'{title}: test error, mean ± std over seeds (dots: seeds)', fontsize=9)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: str, curve_of, ylabel: str) -> str:
+  """Per point, the mean over its finished seeds of `curve_of(workdir)` (steps, values), shaded ± std."""
+  finished = {r['run'] for r in rows}
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for i, p in enumerate(sweep_report.points_in_order(rows)):
+    curves = [curve_of(r.workdir) for r in runs if r.point == p and r.slug in finished]
+    curves = [c for c in curves if len(c[0])]
+    if not curves:
+      continue
+    n = min(len(c[0]) for c in curves)
+    values = 100 * np.stack([c[1][:n] for c in curves])
+    mean, std = values.mean(0), values.std(0)
+    ax.plot(curves[0][0][:n], mean, '-o' if n < 12 else '-', ms=3, color=f'C{i % 10}', label=f'{p} (n={len(curves)})')
+    if len(curves) > 1:
+      ax.fill_between(curves[0][0][:n], mean - std, mean + std, color=f'C{i % 10}', alpha=0.15)
+  ax.set(xlabel='step', ylabel=ylabel)
+  ax.set_title(title, fontsize=9)
+  ax.legend(fontsize=7)
+  ax.grid(alpha=0.3)
+  fig.tight_layout()
+  fig.savefig(path, dpi=90)
+  plt.close(fig)
+  return path
+
+
+def plot(rows: list[dict], runs: list[sweep_plan.Run], workdir: str, title: str) -> list[str]:
+  """The three PNGs of a sweep's finished runs (`rows`, from sweep_report.collect) in `workdir`; returns their paths."""
+  paths = [error_bars(rows, os.path.join(workdir, 'test_error.png'), title)]
+  for name, curve_of, ylabel in CURVES:
+    paths.append(curves_plot(rows, runs, os.path.join(workdir, name), title, curve_of, ylabel))
+  return paths

@@ -1,0 +1,58 @@
+"""One or several sweep files in one queue: plan each (sweep_plan), run the runs they need once (sweep_execute), then
+write each file's report (sweep_report) and plots (sweep_plots).
+
+With one sweep file its results go to DIR and its runs to DIR (or `runs_dir`); with several, each file's results go
+to DIR/<sweep name>/ and the runs to DIR/runs (or `runs_dir`), so a run two files share runs once.
+"""
+from __future__ import annotations
+
+import os
+
+from experiments import sweep_execute
+from experiments import sweep_files
+from experiments import sweep_plan
+from experiments import sweep_plots
+from experiments import sweep_report
+
+
+def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, runs_dir: str, seeds: int) -> list:
+  """(module, base config path, results dir, runs) of every sweep file."""
+  sweeps = []
+  for path in paths:
+    module = sweep_files.load_module(path)
+    config_path = base_path or module.BASE
+    out = workdir if len(paths) == 1 else os.path.join(workdir, os.path.splitext(os.path.basename(path))[0])
+    runs = sweep_plan.plan(module, sweep_files.load_config(config_path), schedule, runs_dir, seeds)
+    sweeps.append((module, config_path, out, runs))
+  return sweeps
+
+
+def list_runs(queue: dict) -> None:
+  for run, config_path in queue.values():
+    state = 'finished' if sweep_execute.finished(run) else 'to run'
+    print(f"{run.workdir}  [{state}]  {' '.join(sweep_plan.command(run, config_path)[3:])}")
+
+
+def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str = 'short', runs_dir: str = '',
+              jobs: int = 1, dry_run: bool = False, tail_lines: int = 20, seeds: int = 0
+              ) -> tuple[list[sweep_plan.Run], list[sweep_plan.Run]]:
+  """Plans, runs and reports one sweep file, or several (comma-separated) in one queue; returns (runs, failed runs).
+  With `dry_run`, lists the runs and their commands and runs nothing."""
+  paths = [p for p in sweep_paths.split(',') if p]
+  runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
+  sweeps = plan_files(paths, workdir, base_path, schedule, runs_dir, seeds)
+  queue = {}
+  for _, config_path, _, runs in sweeps:
+    for run in runs:
+      queue.setdefault(run.workdir, (run, config_path))
+  if dry_run:
+    list_runs(queue)
+    return [r for r, _ in queue.values()], []
+  failed = sweep_execute.execute(list(queue.values()), jobs, tail_lines)
+  for module, _, out, runs in sweeps:
+    os.makedirs(out, exist_ok=True)
+    rows = sweep_report.report(module, runs, out)
+    if rows:
+      sweep_plots.plot(rows, runs, out, sweep_report.sweep_title(module))
+    print(f'{len(rows)} of {len(runs)} runs finished; results in {out}/results.md', flush=True)
+  return [r for r, _ in queue.values()], failed

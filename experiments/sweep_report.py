@@ -1,0 +1,147 @@
+"""A sweep's report: results.csv (a row per finished run, with the commit it ran at) and results.md (a row per point:
+mean ± std over seeds, n, and its contrast with the reference point paired by seed: mean difference, 95% interval, p
+values, minimum detectable effect); the plots beside them are sweep_plots'. The study's table, adjusted across
+questions and with verdicts, is study_table's.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+
+import numpy as np
+
+from experiments import contrasts
+from experiments import runs as runs_lib
+from experiments import stats
+from experiments import sweep_files
+from experiments import sweep_plan
+
+
+def steps_to(target: float, steps: np.ndarray, errors: np.ndarray) -> int | None:
+  """The first logged step at which the training error (mean over the logging window) is at or below `target`."""
+  hits = np.nonzero(errors <= target)[0]
+  return int(steps[hits[0]]) if len(hits) else None
+
+
+def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target: float | None) -> dict:
+  """A finished run's row of results.csv (its columns in this order)."""
+  out = {'run': run.slug, 'point': run.point, **{k: sweep_plan.format_value(run.config[k]) for k in swept},
+         'seed': run.seed, 'minival_top1_error': summary.get('minival_top1_error'),
+         'minival_top5_error': summary.get('minival_top5_error'),
+         'test_top1_error': summary['top1_error'], 'test_top5_error': summary['top5_error'],
+         'steps': summary['step'], 'epochs': summary['epoch'],
+         'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
+         'commit': summary.get('commit'), 'dirty': summary.get('dirty')}
+  curve = runs_lib.train_curve(run.workdir)
+  out['train_top1_error_mean'] = float(np.mean(curve[1])) if len(curve[1]) else None  # area under the curve.
+  # The training error at the end (the last 5 logged windows; dropout and augmentation on): against minival, it
+  # shows whether an arm overfits.
+  out['train_top1_error_end'] = float(np.mean(curve[1][-5:])) if len(curve[1]) else None
+  if train_error_target is not None:
+    out[f'steps_to_{train_error_target:g}_train_error'] = steps_to(train_error_target, *curve)
+  return out
+
+
+def collect(runs: list[sweep_plan.Run], train_error_target: float | None) -> list[dict]:
+  """A row per finished run."""
+  swept = list(dict.fromkeys(k for run in runs for k in run.diff))
+  rows = []
+  for run in runs:
+    summary = runs_lib.summary(run.workdir)
+    if summary is not None:
+      rows.append(row(run, summary, swept, train_error_target))
+  return rows
+
+
+def mean_std(values) -> tuple[float, float, int]:
+  """(mean, sample std, n) of the values that are not None; NaN where undefined."""
+  values = [v for v in values if v is not None]
+  if not values:
+    return math.nan, math.nan, 0
+  return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan, len(values)
+
+
+def _pm(values, scale: float = 100.0, digits: int = 2) -> str:
+  mean, std, n = mean_std(values)
+  if n == 0:
+    return '-'
+  return f'{mean * scale:.{digits}f}' + ('' if math.isnan(std) else f' ± {std * scale:.{digits}f}')
+
+
+def points_in_order(rows: list[dict]) -> list[str]:
+  return list(dict.fromkeys(r['point'] for r in rows))
+
+
+def write_csv(rows: list[dict], path: str) -> None:
+  fields = list(dict.fromkeys(k for r in rows for k in r))
+  with open(path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def paired_columns(module, rows: list[dict]) -> dict[str, list[str]]:
+  """Per point: the contrast with the reference in the sweep's metric, paired by seed (experiments/stats): n pairs,
+  mean Δ [95% CI], paired-t p, exact sign-flip p, and the MDE at 0.05 with 80% power (unadjusted; the study's table
+  adjusts across questions)."""
+  out = {}
+  for c in contrasts.contrasts(getattr(module, '__name__', ''), module, rows):
+    mean, low, high, p = c.t_test()
+    _, units = contrasts.metric_units(c.metric)
+    digits = 0 if units == 'steps' else 2
+    interval = '' if math.isnan(low) else f' [{low:+.{digits}f}, {high:+.{digits}f}]'
+    minimum = stats.mde(c.sd, c.n)
+    out[c.point] = [str(c.n), '-' if math.isnan(mean) else f'{mean:+.{digits}f}{interval}', contrasts.format_p(p),
+                    contrasts.format_p(c.sign_flip() if c.n else math.nan),
+                    '-' if math.isnan(minimum) else f'{minimum:.{digits}f}']
+  return out
+
+
+def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict) -> list[str]:
+  cells = [point, str(len(group)), _pm([r.get('train_top1_error_end') for r in group]),
+           _pm([r['minival_top1_error'] for r in group]),
+           _pm([r['test_top1_error'] for r in group]), _pm([r['test_top5_error'] for r in group])]
+  for k in extra:
+    reached = [r[k] for r in group if r[k] is not None]
+    cells.append(_pm(reached, scale=1, digits=0) + ('' if len(reached) == len(group) else
+                                                    f' ({len(group) - len(reached)} never)'))
+  cells += paired.get(point, ['-'] * 5)
+  cells += [f"{np.mean([r['images_per_sec'] for r in group]):.0f}",
+            f"{np.mean([r['wall_seconds'] or 0 for r in group]) / 60:.1f}"]
+  return cells
+
+
+def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
+  """A row per point: n, minival and test errors (mean ± std over seeds, in %), and the contrast with the reference
+  point, paired by seed, in the sweep's metric (`paired_columns`)."""
+  reference = getattr(module, 'REFERENCE', None)
+  metric = sweep_files.metric(module)
+  by_point = {p: [r for r in rows if r['point'] == p] for p in points_in_order(rows)}
+  extra = [k for k in (rows[0] if rows else {}) if k.startswith('steps_to_')]
+  paired = paired_columns(module, rows) if reference in by_point else {}
+  units = contrasts.metric_units(metric)[1]
+  head = ['point', 'n', 'train top-1 % (end)', 'minival top-1 %', 'test top-1 %', 'test top-5 %']
+  head += [k.replace('_', ' ') for k in extra]
+  head += ['pairs', f'Δ {metric} vs {reference} ({units}) [95% CI]', 'p (paired t)', 'p (sign-flip)',
+           'MDE (0.05, 80%)', 'img/s', 'min/run']
+  lines = [f'## {title}', '', note, ''] if note else [f'## {title}', '']
+  lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
+  for point, group in by_point.items():
+    lines.append('| ' + ' | '.join(_point_cells(point, group, extra, paired)) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def sweep_title(module) -> str:
+  return getattr(module, 'TITLE', os.path.basename(module.__file__))
+
+
+def report(module, runs: list[sweep_plan.Run], workdir: str) -> list[dict]:
+  """Writes results.csv and results.md of one sweep file's finished runs to `workdir`; returns the rows."""
+  rows = collect(runs, getattr(module, 'TRAIN_ERROR_TARGET', None))
+  if not rows:
+    return rows
+  write_csv(rows, os.path.join(workdir, 'results.csv'))
+  with open(os.path.join(workdir, 'results.md'), 'w') as f:
+    f.write(markdown(rows, module, sweep_title(module), getattr(module, 'PAPER', '')))
+  return rows
