@@ -20,8 +20,8 @@ from typing import Any
 import ml_collections
 
 from alexnet import validation
-from experiments import hyper
 from configs import imagenet
+from experiments import hyper
 
 
 @dataclasses.dataclass
