@@ -2,7 +2,7 @@
 
 Several processes (hosts) form one run through jax.distributed: pass --coordinator_address=HOST:PORT,
 --num_processes=N and --process_id=I to each, or nothing under SLURM or Open MPI, where JAX reads them from the
-environment (README, "Running at scale").
+environment (docs/distributed.md).
 
 Exit status: 0 done; 1 the run failed (a non-finite step, another process died); 2 bad input (config, data,
 workdir), reported in one line before anything is written or compiled; 75 (EX_TEMPFAIL) stopped by SIGTERM/SIGINT

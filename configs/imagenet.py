@@ -43,8 +43,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.init = 'paper'                 # 'paper' (N(0, 0.01), some biases 1), 'caffe' (biases 0.1), 'he'.
   c.positive_bias = -1.0           # initial bias of conv2, conv4, conv5, fc6, fc7; < 0: the init's own (1, 0.1, 0).
   c.dtype = 'float32'              # compute dtype: 'float32' or 'bfloat16' (parameters stay float32).
-  c.kernels = 'auto'               # pooling and LRN forms: 'cpu', 'generic', 'auto' (measured fastest; model.KERNELS).
-  c.cpu_conv_library = 'xla'       # on CPU, XLA's own convolutions ('xla', 2-5x faster here) or 'ynnpack' (default).
+  c.kernels = 'auto'               # pooling and LRN forms (ops.KERNELS): 'cpu', 'generic', 'auto' (per backend).
+  c.cpu_conv_library = 'xla'       # on CPU: XLA's own convolutions or 'ynnpack' (docs/performance.md measures both).
   # Execution.
   c.parallelism = 'mesh'           # 'mesh' (shard_map over a (data, tower) mesh) or 'single' (one device).
   c.mesh_data = -1                 # size of the data axis; -1: the devices left after the tower axis.

@@ -6,7 +6,7 @@
 The step is timed as `experiments.benchmark` times it (the loop's own jitted step on a synthetic batch, launched as
 the loop launches it: experiments/step_runner.py), before and after the loop, so drift in the machine's speed shows as
 the gap between the two. The loop is `train.train_and_evaluate` on the config's real data for `--steps` steps in a
-temporary workdir, with neither periodic evaluation nor checkpoints, so its rate is clu's training-window rate
+temporary workdir, with neither periodic evaluation nor checkpoints, so its rate is the loop's training-window rate
 (train/images_per_sec in the run's TensorBoard events: steps, batch reading, transfers, metric sums and logging). The
 report gives the median window (the first, which holds compilation, left out) and its ratio to the mean of the two
 step timings.

@@ -18,7 +18,7 @@ from experiments import contrasts
 from experiments import stats
 from experiments import sweep_files
 
-# The ablation study, in the order the README's table lists it.
+# The ablation study, in the order its table (docs/results.md) lists it.
 # Fixed before any of its runs: the family Holm adjusts over. ReLU vs tanh (Figure 1) needs the paper's four-layer net
 # and a learning rate chosen per unit type, which this study does not have; it is not part of this family.
 QUESTIONS = ('towers', 'lrn', 'init', 'pooling', 'dropout', 'augmentation')

@@ -205,7 +205,8 @@ def test_the_commands_refuse_configs_imagenet_on_the_small_set_with_status_2(dat
 @pytest.mark.slow
 def test_configs_imagenet_trains_on_the_prepared_synthetic_set(tmp_path):
   """The paper's 227x227 two-tower net from configs/imagenet.py, a few steps on the synthetic tars through the two
-  README commands; only the run length, the batch and the held-out size are set for a 40-image-per-class set."""
+  documented commands (docs/data.md); only the run length, the batch and the held-out size are set for a
+  40-image-per-class set."""
   manual, data = str(tmp_path / 'manual'), str(tmp_path / 'tfds')
   synthetic_imagenet.write(manual, classes=4, train_per_class=20, val_images=10)
   subprocess.run([sys.executable, '-m', 'alexnet.prepare', '--dataset=imagenet2012', f'--manual_dir={manual}',

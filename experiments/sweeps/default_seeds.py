@@ -1,5 +1,5 @@
 """The default config (selected on minival by tune_default.py) over three seeds, at its own schedule: the default
-run's minival and test accuracy as mean +- std, n = 3 (README, Results). Seed 0 is tune_default's selected run.
+run's minival and test accuracy as mean +- std, n = 3 (docs/results.md). Seed 0 is tune_default's selected run.
 
   python -m experiments.sweep --sweep=experiments/sweeps/default_seeds.py --workdir=runs/default_seeds_grain \
       --runs_dir=runs/default_seeds_grain/runs --schedule=full --jobs=2
