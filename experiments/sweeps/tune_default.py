@@ -1,8 +1,8 @@
 """The default config's learning rate, chosen on minival (never on test): 0.02, 0.05 and 0.1, seed 0, at the default's
 own schedule (`--schedule=full`), everything else as configs/default.py. Selected: the lowest final minival top-1
 error. input_scale = 1/80 is not tuned: it is about one over the training pixels' standard deviation after mean
-subtraction (docs/results.md, the default), so that He init sees unit-scale inputs. One seed: this picks a setting, it is not a
-finding.
+subtraction (docs/results.md, the default), so that He init sees unit-scale inputs. One seed: this picks a setting,
+it is not a finding.
 
   python -m experiments.sweep --sweep=experiments/sweeps/tune_default.py --workdir=runs/tune_default \
       --schedule=full --jobs=1
