@@ -1,0 +1,1 @@
+/work/main/.venv/bin/python -m alexnet.main --config=configs/proxy.py '--workdir=runs/ablations/runs/log_every_steps=10,num_epochs=1,positive_bias=1,seed=0' --config.positive_bias=1.0 --config.num_epochs=1.0 --config.log_every_steps=10 --config.eval_every_epochs=0.25 --config.checkpoint_every_steps=500 --config.seed=0
