@@ -52,6 +52,7 @@ def rgb_folder(root, classes=('ant', 'bee', 'cat'), per_class=8, size=16, seed=0
 
 # ------------------------------------------------------------------------------------------------- evaluation
 
+@pytest.mark.slow
 def test_evaluating_a_run_reproduces_its_own_final_numbers(run):
   """The run's test and minival numbers, from its checkpoint and config.json, on one device instead of the mesh."""
   workdir, _, summary = run
@@ -65,6 +66,7 @@ def test_evaluating_a_run_reproduces_its_own_final_numbers(run):
   assert json.loads(open(os.path.join(workdir, 'eval_test_1.json')).read())['top1_error'] == test['top1_error']
 
 
+@pytest.mark.slow
 def test_unknown_steps_and_workdirs_are_one_line(run, tmp_path):
   workdir, _, _ = run
   with pytest.raises(evaluate.RunError, match=r'holds no checkpoint 5; it holds 12'):
@@ -75,6 +77,7 @@ def test_unknown_steps_and_workdirs_are_one_line(run, tmp_path):
 
 # ------------------------------------------------------------------------------------------------- prediction
 
+@pytest.mark.slow
 def test_predictions_agree_with_the_evaluation_of_the_same_images(run, tmp_path):
   """The first 32 test images as PNG files: predict's top-1 names are right exactly as often as evaluation says."""
   workdir, config, _ = run
@@ -103,6 +106,7 @@ def test_class_names_come_from_the_dataset(tmp_path):
   assert predict.class_names(config)[:2] == ['T-shirt/top', 'Trouser']
 
 
+@pytest.mark.slow
 def test_an_image_that_does_not_decode_is_named(run, tmp_path):
   workdir, _, _ = run
   (tmp_path / 'broken.jpg').write_bytes(b'not a jpeg')
@@ -132,6 +136,7 @@ def test_fine_tuning_a_10_class_run_into_a_3_class_folder(run, tmp_path):
   assert json.loads((tmp_path / 'tuned' / 'config.json').read_text())['init_from'] == workdir
 
 
+@pytest.mark.slow
 def test_init_from_a_net_of_other_widths_is_refused_before_anything_is_written(run, tmp_path):
   workdir, _, _ = run
   config = smoke(init_from=workdir, conv_features=(8, 16, 16, 16, 16))

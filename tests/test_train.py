@@ -218,6 +218,7 @@ def test_cpu_conv_library_sets_the_compiler_option():
     validation.validate(config, num_devices=2)
 
 
+@pytest.mark.slow
 def test_the_summed_step_is_the_train_step_plus_running_sums():
   """The loop's one program per step (`summed_train_step`): the same new state as the step it sums (here
   `train_step` fed NaN pixels at one step), bit for bit, and sums that are the per-step metrics added up;
