@@ -2,19 +2,9 @@
 
   python -m experiments.activations --workdir=RUN [--examples=512] [--json=PATH]
 
-Section 3.3 divides each ReLU output a_i by (k + alpha * S_i)^beta, S_i = sum of a_j^2 over the n = 5 neighbouring
-maps of one tower. With k = 2, alpha = 1e-4, beta = 0.75 the division only varies between units when alpha * S_i is
-not small against k; when it is, LRN is the constant factor k^-beta = 0.595 and a contrast "with vs without LRN" tests
-nothing. For each LRN site (after conv1 and conv2) this reports, over every unit (image, position, map) of the first
-`examples` minival images (centre views, the run's preprocessing):
-
-- r = alpha * S / k: its median and 90th percentile (r << 1: LRN is a constant factor);
-- the factor (k + alpha S)^-beta relative to its value at S = 0, k^-beta: its 1st percentile, median, and the spread
-  between the 1st and 99th percentiles (0 when LRN is a constant factor).
-
-Constants are the run's LRN form ('caffe': k = 1, alpha / n per map); runs without LRN ('none', 'batchnorm') are
-measured with the paper's constants, as what LRN would do to their activations. Rows: the run's initial parameters
-(its config and seed) and its latest checkpoint (experiments/regime.py).
+Reports, for each LRN site, r = alpha * S / k (median, 90th percentile) and the spread of LRN's scale factor across
+units, at the run's initial parameters and at its latest checkpoint: whether LRN acts or is a constant factor. What is
+measured and why: experiments/regime.py.
 """
 from __future__ import annotations
 

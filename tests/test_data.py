@@ -22,14 +22,7 @@ from alexnet.data import splits
 from alexnet.data import statistics
 from configs import default as default_config
 from configs import imagenet as imagenet_config
-
-
-def plain_config(**overrides):
-  config = imagenet_config.get_config()
-  config.update(dict(mean_subtraction='none', pad_crop=0, random_crop=False, random_flip=False, pca_lighting=0.0,
-                     input_scale=1.0))
-  config.update(overrides)
-  return config
+from tests.input_configs import plain_config
 
 
 def indexed_split(n):
