@@ -7,6 +7,8 @@ import os
 import ml_collections
 import numpy as np
 
+from alexnet import progress
+
 
 def summary(workdir: str) -> dict | None:
   path = os.path.join(workdir, 'summary.json')
@@ -18,6 +20,7 @@ def summary(workdir: str) -> dict | None:
 
 def scalars(workdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """{tag: (steps, values)} from the run's TensorBoard events (every segment of a resumed run)."""
+  progress.use_tensorboard_without_tensorflow()
   from tensorboard.backend.event_processing import event_accumulator  # pylint: disable=g-import-not-at-top
   from tensorboard.util import tensor_util  # pylint: disable=g-import-not-at-top
   events = event_accumulator.EventAccumulator(workdir, size_guidance={event_accumulator.TENSORS: 0})

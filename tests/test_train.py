@@ -334,6 +334,17 @@ def test_the_writer_writes_tensorboard_scalars_and_hparams(tmp_path):
   np.testing.assert_allclose(scalars['train/loss'][1], [0.1, 0.05], rtol=1e-6)
 
 
+def test_events_are_written_and_read_without_importing_tensorflow_where_it_is_installed(tmp_path):
+  """TensorBoard's TensorFlow-free file layer is used even with TensorFlow installed: a run does not pay its import."""
+  code = ('import sys\nfrom alexnet import progress\nfrom experiments import runs\n'
+          f'writer = progress.Writer({str(tmp_path)!r})\nwriter.write_scalars(10, {{"train/loss": 0.5}})\n'
+          f'writer.close()\nprint(runs.scalars({str(tmp_path)!r})["train/loss"][1].tolist(), '
+          "'tensorflow' in sys.modules)\n")
+  result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.split() == ['[0.5]', 'False']
+
+
 # Hides TensorFlow as on a machine without it (not found, not importable), then runs `rest`.
 WITHOUT_TENSORFLOW = """
 import importlib.machinery, sys
