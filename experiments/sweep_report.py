@@ -112,6 +112,20 @@ def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict) 
   return cells
 
 
+def selection(module, rows: list[dict]) -> str:
+  """The sweep file's selection rule, applied and printed: with SELECT (a minival metric), the point whose mean of it
+  is lowest among the finished points; '' without SELECT. The test columns never enter it."""
+  metric = getattr(module, 'SELECT', None)
+  if metric is None or not rows:
+    return ''
+  if not metric.startswith('minival_'):
+    raise ValueError(f'SELECT must be a minival metric (selection never reads test); got {metric!r}')
+  means = {p: float(np.mean([r[metric] for r in rows if r['point'] == p])) for p in points_in_order(rows)}
+  best = min(means, key=means.get)
+  return (f'Selected by the rule (the lowest mean {metric} of the {len(means)} points finished; test not read): '
+          f'**{best}**.')
+
+
 def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   """A row per point: n, minival and test errors (mean ± std over seeds, in %), and the contrast with the reference
   point, paired by seed, in the sweep's metric (`paired_columns`)."""
@@ -129,6 +143,8 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for point, group in by_point.items():
     lines.append('| ' + ' | '.join(_point_cells(point, group, extra, paired)) + ' |')
+  chosen = selection(module, rows)
+  lines += ['', chosen] if chosen else []
   return '\n'.join(lines) + '\n'
 
 

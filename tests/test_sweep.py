@@ -100,6 +100,20 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   header = [c.strip() for c in table.splitlines()[2].strip('|').split('|')]
   cells = dict(zip(header, [c.strip() for c in other_line.strip('|').split('|')], strict=True))
   assert float(cells['MDE (0.05, 80%)']) == pytest.approx(stats.mde(1.0, 3), abs=0.006)
+  assert 'Selected' not in table  # no SELECT, no selection.
+
+
+def test_selection_reads_the_minival_mean_only():
+  """SELECT picks the point with the lowest minival mean, whatever the test columns say; a test metric is refused."""
+  rows = [{'point': p, 'seed': i, 'minival_top1_error': m, 'test_top1_error': t}
+          for p, pairs in (('lr=0.1', [(0.09, 0.01), (0.11, 0.01)]), ('lr=0.05', [(0.08, 0.5), (0.10, 0.5)]))
+          for i, (m, t) in enumerate(pairs)]
+  module = types.SimpleNamespace(SELECT='minival_top1_error')
+  assert sweep_report.selection(module, rows) == (
+      'Selected by the rule (the lowest mean minival_top1_error of the 2 points finished; test not read): '
+      '**lr=0.05**.')
+  with pytest.raises(ValueError, match='SELECT must be a minival metric'):
+    sweep_report.selection(types.SimpleNamespace(SELECT='test_top1_error'), rows)
 
 
 def test_steps_to_a_training_error():

@@ -9,7 +9,8 @@ it is not a finding.
 """
 BASE = 'configs/default.py'
 TITLE = 'Default config: learning rate, selected on minival'
-METRIC = 'minival_top1_error'  # selection reads minival only.
+METRIC = 'minival_top1_error'  # the contrasts read minival only.
+SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep_report.selection).
 REFERENCE = 'lr=0.05'
 RATES = (0.02, 0.05, 0.1)
 

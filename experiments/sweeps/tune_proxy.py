@@ -9,7 +9,8 @@ this picks a setting, it is not a finding.
 """
 BASE = 'configs/proxy.py'
 TITLE = 'Proxy learning rate, selected on minival'
-METRIC = 'minival_top1_error'  # selection reads minival only.
+METRIC = 'minival_top1_error'  # the contrasts read minival only.
+SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep_report.selection).
 REFERENCE = 'lr=0.01'
 RATES = (0.0025, 0.005, 0.01, 0.02)
 
