@@ -2,7 +2,8 @@
 own schedule (`--schedule=full`), everything else as configs/default.py. Selected: the lowest final minival top-1
 error. input_scale = 1/80 is not tuned: it is about one over the training pixels' standard deviation after mean
 subtraction (docs/results.md, the default), so that He init sees unit-scale inputs. One seed: this picks a setting,
-it is not a finding.
+it is not a finding. The rule picked 0.1, the grid's largest rate; configs/default.py holds it (so the 0.1 point is
+now the base config's run, `base,seed=0`).
 
   python -m experiments.sweep --sweep=experiments/sweeps/tune_default.py --workdir=runs/tune_default \
       --schedule=full --jobs=1
