@@ -31,7 +31,7 @@ def get_config():
   c.init = 'he'
   c.dropout_rate = 0.1            # not the paper's 0.5: a choice for this budget, not tuned (docs/results.md).
   c.batch_size = 128
-  c.learning_rate = 0.1             # selected on minival: experiments/sweeps/tune_default.py (docs/results.md).
+  c.learning_rate = 0.1           # selected on minival: experiments/sweeps/tune_default.py (docs/results.md).
   c.schedule = 'cosine'
   c.warmup_epochs = 0.5
   c.num_epochs = 10.0              # the wall-time budget of `make train` (docs/results.md).
