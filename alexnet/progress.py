@@ -28,13 +28,11 @@ def use_tensorboard_without_tensorflow() -> None:
   sys.modules.setdefault('tensorboard.compat.notf', types.ModuleType('tensorboard.compat.notf'))
 
 
-use_tensorboard_without_tensorflow()
-
-
 class Writer:
   """Scalars and hyperparameters to the log (INFO) and, given `logdir`, to TensorBoard event files there."""
 
   def __init__(self, logdir: str | None):
+    use_tensorboard_without_tensorflow()
     self._events = event_file_writer.EventFileWriter(logdir) if logdir else None
 
   def _add(self, step: int, summary) -> None:
