@@ -1,0 +1,1 @@
+/work/sweep/.venv/bin/python -m alexnet.main --config=configs/default.py '--workdir=/work/main/runs/default_seeds/runs/base,seed=2' --config.seed=2
