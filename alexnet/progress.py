@@ -39,9 +39,11 @@ class Writer:
     if self._events is not None:
       self._events.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
 
-  def write_scalars(self, step: int, scalars: Mapping[str, float]) -> None:
-    logging.info('[%d] %s', step, ', '.join(f'{k}={v:.6g}' if isinstance(v, float) else f'{k}={v}'
-                                            for k, v in sorted(scalars.items())))
+  def write_scalars(self, step: int, scalars: Mapping[str, float], log: bool = True) -> None:
+    """The scalars as events, and in the log unless `log` is False."""
+    if log:
+      logging.info('[%d] %s', step, ', '.join(f'{k}={v:.6g}' if isinstance(v, float) else f'{k}={v}'
+                                              for k, v in sorted(scalars.items())))
     for tag, value in scalars.items():
       self._add(step, scalar_summary.scalar_pb(tag, value))
 

@@ -15,11 +15,11 @@ def _git(*args: str) -> str | None:
   return out.stdout.strip()
 
 
-def code_version() -> dict[str, str | bool | None]:
-  """{'commit': HEAD's hash, 'dirty': whether the code a training run executes (alexnet/, configs/) differs from
-  it}; None for both outside a git checkout (an installed copy)."""
+def code_version(paths: tuple[str, ...] = ('alexnet', 'configs')) -> dict[str, str | bool | None]:
+  """{'commit': HEAD's hash, 'dirty': whether the code a run executes (`paths`: for training, alexnet/ and configs/)
+  differs from it}; None for both outside a git checkout (an installed copy)."""
   commit = _git('rev-parse', 'HEAD')
   if commit is None:
     return {'commit': None, 'dirty': None}
-  status = _git('status', '--porcelain', '--untracked-files=normal', '--', 'alexnet', 'configs')
+  status = _git('status', '--porcelain', '--untracked-files=normal', '--', *paths)
   return {'commit': commit, 'dirty': bool(status)}

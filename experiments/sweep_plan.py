@@ -1,5 +1,5 @@
 """A sweep's plan: its runs, each a config (the base, the schedule's overrides, the point's) with a workdir and the
-`python -m alexnet.main` command that makes it.
+command that makes it (`python -m alexnet.main`, or the program the sweep file names as ENTRY).
 
 A sweep file (experiments/sweeps/*.py) defines `BASE` (a config file) and `get_hyper(h, base)`, which returns the
 points as config overrides built with experiments/hyper.py; a point's `config.seed` values are its seeds, everything
@@ -32,6 +32,7 @@ class Run:
   overrides: dict[str, Any]  # field -> value, everything passed on the command line.
   config: ml_collections.ConfigDict
   workdir: str
+  entry: str = 'alexnet.main'  # the module the run's command executes (the sweep file's ENTRY).
 
   @property
   def slug(self) -> str:
@@ -93,7 +94,7 @@ def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, 
     resolved = _as_json(config)
     diff = {k: getattr(config, k) for k in resolved if k != 'seed' and resolved[k] != reference_json[k]}
     run = Run(label or point_slug(diff), config.seed, diff, overrides, config,
-              os.path.join(runs_dir, slugify(diff, config.seed)))
+              os.path.join(runs_dir, slugify(diff, config.seed)), getattr(module, 'ENTRY', 'alexnet.main'))
     if run.slug in seen:
       raise ValueError(f'two points of the sweep resolve to the same run {run.slug}')
     seen.add(run.slug)
@@ -105,7 +106,7 @@ def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, 
 
 
 def command(run: Run, base_path: str) -> list[str]:
-  return [sys.executable, '-m', 'alexnet.main', f'--config={base_path}', f'--workdir={run.workdir}'] + [
+  return [sys.executable, '-m', run.entry, f'--config={base_path}', f'--workdir={run.workdir}'] + [
       f'--config.{k}={flag_value(v)}' for k, v in run.overrides.items()]
 
 

@@ -24,7 +24,7 @@ def steps_to(target: float, steps: np.ndarray, errors: np.ndarray) -> int | None
   return int(steps[hits[0]]) if len(hits) else None
 
 
-def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target: float | None) -> dict:
+def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_targets: tuple[float, ...] = ()) -> dict:
   """A finished run's row of results.csv (its columns in this order)."""
   out = {'run': run.slug, 'point': run.point, **{k: sweep_plan.format_value(run.config[k]) for k in swept},
          'seed': run.seed, 'minival_top1_error': summary.get('minival_top1_error'),
@@ -38,19 +38,25 @@ def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target
   # The training error at the end (the last 5 logged windows; dropout and augmentation on): against minival, it
   # shows whether an arm overfits.
   out['train_top1_error_end'] = float(np.mean(curve[1][-5:])) if len(curve[1]) else None
-  if train_error_target is not None:
-    out[f'steps_to_{train_error_target:g}_train_error'] = steps_to(train_error_target, *curve)
+  for target in train_error_targets:
+    out[f'steps_to_{target:g}_train_error'] = steps_to(target, *curve)
   return out
 
 
-def collect(runs: list[sweep_plan.Run], train_error_target: float | None) -> list[dict]:
+def train_error_targets(module) -> tuple[float, ...]:
+  """The training errors whose first crossing the rows record (TRAIN_ERROR_TARGET: one value or several)."""
+  targets = getattr(module, 'TRAIN_ERROR_TARGET', ())
+  return tuple(targets) if isinstance(targets, (tuple, list)) else (targets,)
+
+
+def collect(runs: list[sweep_plan.Run], train_error_targets: tuple[float, ...] = ()) -> list[dict]:
   """A row per finished run."""
   swept = list(dict.fromkeys(k for run in runs for k in run.diff))
   rows = []
   for run in runs:
     summary = runs_lib.summary(run.workdir)
     if summary is not None:
-      rows.append(row(run, summary, swept, train_error_target))
+      rows.append(row(run, summary, swept, train_error_targets))
   return rows
 
 
@@ -112,18 +118,30 @@ def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict) 
   return cells
 
 
+def _mean_or_inf(values) -> float:
+  """The mean; infinite when any value is missing (a training error never reached)."""
+  return math.inf if any(v is None or v == '' for v in values) else float(np.mean([float(v) for v in values]))
+
+
 def selection(module, rows: list[dict]) -> str:
-  """The sweep file's selection rule, applied and printed: with SELECT (a minival metric), the point whose mean of it
-  is lowest among the finished points; '' without SELECT. The test columns never enter it."""
+  """The sweep file's selection rule, applied and printed: with SELECT (a minival metric, or a training-speed one,
+  steps_to_*), the point whose mean of it is lowest among the finished points, or, with SELECT_WITHIN (a swept
+  field), among the points of each of its values; '' without SELECT. The test columns never enter it."""
   metric = getattr(module, 'SELECT', None)
   if metric is None or not rows:
     return ''
-  if not metric.startswith('minival_'):
-    raise ValueError(f'SELECT must be a minival metric (selection never reads test); got {metric!r}')
-  means = {p: float(np.mean([r[metric] for r in rows if r['point'] == p])) for p in points_in_order(rows)}
-  best = min(means, key=means.get)
-  return (f'Selected by the rule (the lowest mean {metric} of the {len(means)} points finished; test not read): '
-          f'**{best}**.')
+  if not metric.startswith(('minival_', 'steps_to_')):
+    raise ValueError(f'SELECT must be a minival or steps_to_ metric (selection never reads test); got {metric!r}')
+  within = getattr(module, 'SELECT_WITHIN', None)
+  groups = {}
+  for p in points_in_order(rows):
+    group = [r for r in rows if r['point'] == p]
+    groups.setdefault(group[0][within] if within else '', {})[p] = _mean_or_inf([r[metric] for r in group])
+  best = [min(means, key=means.get) for means in groups.values() if min(means.values()) < math.inf]
+  count = sum(len(means) for means in groups.values())
+  scope = f'among the {count} points finished, for each {within}' if within else f'of the {count} points finished'
+  return (f'Selected by the rule (the lowest mean {metric} {scope}; test not read): '
+          + ('; '.join(f'**{b}**' for b in best) or 'none (no point reached it)') + '.')
 
 
 def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
@@ -154,7 +172,7 @@ def sweep_title(module) -> str:
 
 def report(module, runs: list[sweep_plan.Run], workdir: str) -> list[dict]:
   """Writes results.csv and results.md of one sweep file's finished runs to `workdir`; returns the rows."""
-  rows = collect(runs, getattr(module, 'TRAIN_ERROR_TARGET', None))
+  rows = collect(runs, train_error_targets(module))
   if not rows:
     return rows
   write_csv(rows, os.path.join(workdir, 'results.csv'))

@@ -112,13 +112,40 @@ def test_selection_reads_the_minival_mean_only():
   assert sweep_report.selection(module, rows) == (
       'Selected by the rule (the lowest mean minival_top1_error of the 2 points finished; test not read): '
       '**lr=0.05**.')
-  with pytest.raises(ValueError, match='SELECT must be a minival metric'):
+  with pytest.raises(ValueError, match='SELECT must be a minival or steps_to_ metric'):
     sweep_report.selection(types.SimpleNamespace(SELECT='test_top1_error'), rows)
+
+
+def test_selection_within_a_field_on_training_speed():
+  """SELECT_WITHIN picks the fastest point of each unit type; a point that never reached the error is never picked,
+  and a unit none of whose points reached it has no selection."""
+  steps = {('relu', 0.01): [90, 110], ('relu', 0.1): [60, 70], ('tanh', 0.01): [50, 50], ('tanh', 0.1): [40, None],
+           ('sigmoid', 0.1): [None, None]}
+  rows = [{'point': f'{unit},lr={lr}', 'activation': unit, 'seed': i, 'steps_to_0.1_train_error': n,
+           'test_top1_error': 0.0} for (unit, lr), ns in steps.items() for i, n in enumerate(ns)]
+  module = types.SimpleNamespace(SELECT='steps_to_0.1_train_error', SELECT_WITHIN='activation')
+  assert sweep_report.selection(module, rows) == (
+      'Selected by the rule (the lowest mean steps_to_0.1_train_error among the 5 points finished, for each '
+      'activation; test not read): **relu,lr=0.1**; **tanh,lr=0.01**.')
+
+
+def test_a_sweep_file_names_the_program_its_runs_execute():
+  tune = plan_of('tune_figure1', runs_dir='/r')
+  assert {r.entry for r in tune} == {'experiments.figure1'}
+  command = sweep_plan.command(tune[0], 'configs/figure1.py')
+  assert command[1:4] == ['-m', 'experiments.figure1', '--config=configs/figure1.py']
+  assert [(r.point, r.config.activation, r.config.learning_rate) for r in tune[::3]] == [
+      ('relu lr=0.01', 'relu', 0.01), ('relu lr=0.3', 'relu', 0.3), ('tanh lr=0.1', 'tanh', 0.1)]
+  assert {r.seed for r in tune} == {100}
+  assert sweep_plan.command(plan_of('lrn')[0], 'configs/proxy.py')[2] == 'alexnet.main'
 
 
 def test_steps_to_a_training_error():
   steps, errors = np.array([20, 40, 60, 80]), np.array([0.6, 0.3, 0.25, 0.2])
   assert sweep_report.steps_to(0.25, steps, errors) == 60 and sweep_report.steps_to(0.1, steps, errors) is None
+  assert sweep_report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=0.5)) == (0.5,)
+  assert sweep_report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=(0.25, 0.1))) == (0.25, 0.1)
+  assert sweep_report.train_error_targets(types.SimpleNamespace()) == ()
 
 
 # --------------------------------------------------------------------------------------------- end to end (slow)

@@ -1,0 +1,44 @@
+"""Figure 1's setting (Section 3.1): ReLU against tanh in a four-layer convolutional net, no regularisation of any kind.
+
+The paper: "A four-layer convolutional neural network with ReLUs reaches a 25% training error rate on CIFAR-10 six
+times faster than an equivalent network with tanh neurons. The learning rates for each network were chosen
+independently to make training as fast as possible. No regularization of any kind was employed."
+
+The net has the shape of cuda-convnet's small CIFAR-10 net: three 5x5 convolutions (32, 32 and 64 maps, stride 1,
+'SAME'), each followed by the unit and a 3x3 max pool of stride 2, then one fully connected layer to the classes: four
+layers with weights. Both units get the same init (N(0, 1 / fan-in), biases 0) and the same inputs (mean-subtracted,
+divided by the training pixels' standard deviation); plain SGD with momentum 0.9, no weight decay, no dropout, no
+augmentation, a constant learning rate. The training error is each batch's error before its update, averaged over the
+last `train_error_window` batches and logged every step. Trained by experiments/figure1.py:
+
+  python -m experiments.figure1 --config=configs/figure1.py --workdir=DIR [--config.activation=tanh]
+"""
+import ml_collections
+
+
+def get_config():
+  c = ml_collections.ConfigDict()
+  c.config_name = 'figure1'
+  c.dataset = 'fashion_mnist'      # a TFDS name, or 'synthetic' (tests).
+  c.data_dir = ''                  # '' = TFDS's default, ~/tensorflow_datasets.
+  c.train_split = 'train'
+  c.test_split = 'test'
+  c.minival_examples = 5_000       # held out of train as every run here does (alexnet/data/splits.py).
+  c.num_classes = 10
+  c.image_size = 28                # for 'synthetic'.
+  c.conv_features = (32, 32, 64)
+  c.conv_kernel = 5
+  c.activation = 'relu'            # 'relu' or 'tanh'.
+  c.batch_size = 128
+  c.learning_rate = 0.01           # chosen per unit on training speed: experiments/sweeps/tune_figure1.py.
+  c.momentum = 0.9
+  c.num_steps = 429                # one epoch of the 55,000 training images (batch 128).
+  c.train_error_window = 20        # batches in the logged training error.
+  c.log_every_steps = 100          # progress and ETA in the log.
+  c.seed = 0                       # init and batch order.
+  # Fields the data layer reads (alexnet/data/sources.py), fixed here.
+  c.resize_size = 0
+  c.cache_decoded = True
+  c.input_workers = 0
+  c.cpu_conv_library = 'xla'       # as every config here (configs/imagenet.py).
+  return c

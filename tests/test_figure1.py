@@ -1,0 +1,92 @@
+"""Figure 1's four-layer net and its training program (experiments/figure1.py)."""
+import json
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import figure1 as figure1_config
+from experiments import figure1
+from experiments import runs
+
+
+def test_the_net_has_four_weight_layers_and_its_parameter_count():
+  model = figure1.FourLayerNet()
+  params = model.init(jax.random.key(0), jnp.zeros((1, 28, 28, 1)))['params']
+  assert list(params) == ['conv1', 'conv2', 'conv3', 'fc4']
+  # conv1 5*5*1*32 + 32, conv2 5*5*32*32 + 32, conv3 5*5*32*64 + 64, fc4 (4*4*64)*10 + 10: 28 -> 14 -> 7 -> 4.
+  counts = {name: sum(a.size for a in jax.tree.leaves(p)) for name, p in params.items()}
+  assert counts == {'conv1': 832, 'conv2': 25_632, 'conv3': 51_264, 'fc4': 10_250}
+  assert model.apply({'params': params}, jnp.zeros((3, 28, 28, 1))).shape == (3, 10)
+
+
+def test_both_units_start_from_the_same_weights_with_std_one_over_root_fan_in():
+  x = jnp.zeros((1, 28, 28, 1))
+  relu = figure1.FourLayerNet(activation='relu').init(jax.random.key(1), x)['params']
+  tanh = figure1.FourLayerNet(activation='tanh').init(jax.random.key(1), x)['params']
+  assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(relu), jax.tree.leaves(tanh)))
+  for name, fan_in in (('conv2', 5 * 5 * 32), ('conv3', 5 * 5 * 32), ('fc4', 4 * 4 * 64)):
+    kernel = np.asarray(relu[name]['kernel'])
+    assert kernel.std() == pytest.approx(1 / math.sqrt(fan_in), rel=0.03)
+    assert not np.asarray(relu[name]['bias']).any()
+
+
+def test_the_units_are_relu_and_tanh():
+  x = jnp.array([-2.0, 0.5])
+  np.testing.assert_array_equal(figure1.UNITS['relu'](x), [0.0, 0.5])
+  np.testing.assert_allclose(figure1.UNITS['tanh'](x), np.tanh([-2.0, 0.5]), rtol=1e-6)
+
+
+def test_trailing_mean():
+  np.testing.assert_allclose(figure1.trailing_mean(np.array([1.0, 0.0, 0.0, 1.0, 1.0]), 2), [1, 0.5, 0, 0.5, 1])
+  np.testing.assert_allclose(figure1.trailing_mean(np.array([0.3, 0.1]), 20), [0.3, 0.2])
+
+
+def test_batch_order_is_a_new_permutation_each_epoch():
+  order = figure1.batch_order(10, 3, 7, seed=0)  # 3 batches an epoch (the 10th example dropped), 7 steps.
+  assert order.shape == (7, 3)
+  for epoch in (order[:3], order[3:6]):
+    assert len(set(epoch.ravel())) == 9
+  assert not np.array_equal(order[:3], order[3:6])
+  np.testing.assert_array_equal(order, figure1.batch_order(10, 3, 7, seed=0))
+  with pytest.raises(ValueError, match='exceeds'):
+    figure1.batch_order(10, 11, 1, seed=0)
+
+
+@pytest.mark.parametrize('field, value, message', [('activation', 'sigmoid', 'expected one of'),
+                                                   ('num_steps', 0, 'at least 1'),
+                                                   ('learning_rate', 0.0, 'positive')])
+def test_a_bad_config_is_named(field, value, message):
+  config = figure1_config.get_config()
+  config[field] = value
+  with pytest.raises(ValueError, match=message):
+    figure1.validate(config)
+
+
+@pytest.mark.slow
+def test_a_run_logs_the_training_error_every_step_and_writes_its_summary(tmp_path):
+  config = figure1_config.get_config()
+  config.dataset, config.minival_examples, config.num_steps = 'synthetic', 128, 30
+  config.log_every_steps, config.train_error_window, config.learning_rate = 10, 5, 0.01
+  summary = figure1.train(config, str(tmp_path))
+  assert summary['step'] == 30 and summary['diverged_at_step'] is None
+  assert summary['epoch'] == pytest.approx(30 * 128 / (1024 - 128))
+  assert 0 <= summary['top1_error'] <= 1 and 0 <= summary['minival_top1_error'] <= 1
+  assert summary == json.loads((tmp_path / 'summary.json').read_text())
+  steps, smoothed = runs.train_curve(str(tmp_path))
+  batch = runs.scalars(str(tmp_path))['train/batch_top1_error'][1]
+  np.testing.assert_array_equal(steps, np.arange(1, 31))
+  np.testing.assert_allclose(smoothed, figure1.trailing_mean(batch, 5), rtol=1e-6)
+  assert summary['train_top1_error_end'] == pytest.approx(smoothed[-1], rel=1e-6)
+  assert json.loads((tmp_path / 'config.json').read_text())['activation'] == 'relu'
+
+
+@pytest.mark.slow
+def test_a_diverging_run_ends_where_the_loss_stops_being_finite(tmp_path):
+  config = figure1_config.get_config()
+  config.dataset, config.minival_examples, config.num_steps = 'synthetic', 128, 40
+  config.log_every_steps, config.learning_rate = 5, 1e6
+  summary = figure1.train(config, str(tmp_path))
+  assert summary['diverged_at_step'] is not None and summary['step'] == summary['diverged_at_step'] < 40
