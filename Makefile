@@ -35,8 +35,11 @@ test-all: $(VENV)/.installed data
 
 # The ablation study on configs/proxy.py (the paper's numeric regime), each question's design in its sweep file, in
 # one queue: runs/ablations/<question>/results.{csv,md}, then the study's table, runs/ablations/study.md.
+# ReLU vs tanh trains Figure 1's own net: its learning rates are chosen first, and its runs keep their own folder.
 ablations: data
 	$(PY) -m experiments.sweep --sweep=$(ABLATION_FILES) --workdir=runs/ablations --schedule=full --jobs=$(JOBS) $(ARGS)
+	$(PY) -m experiments.sweep --sweep=experiments/sweeps/tune_figure1.py --workdir=runs/tune_figure1 --jobs=$(JOBS)
+	$(PY) -m experiments.sweep --sweep=experiments/sweeps/relu.py --workdir=runs/ablations/relu --jobs=$(JOBS)
 	$(PY) -m experiments.study --results=runs/ablations --out=runs/ablations/study.md
 
 # Split vs fused: runs/compare/report.md (reuses the towers runs of `make ablations` when they exist).
@@ -46,17 +49,19 @@ compare: data
 # Copies every finished question's rows, table and plots into docs/ (runs/ is not committed) and rebuilds the study's
 # table from the committed rows; then the split-vs-fused report, if `make compare` made one.
 publish: $(VENV)/.installed
-	for s in $(ABLATIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
+	for s in $(ABLATIONS) relu; do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
-	for r in runs/ablations/runs/*/; do if [ -f "$$r/summary.json" ]; then d="docs/ablations/runs/$$(basename "$$r")"; \
-	  mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh "$$r"/events.out.tfevents.* "$$d"/; fi; done
+	for r in runs/ablations/runs/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
+	  d="docs/$${r#runs/}"; mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh \
+	  "$$r"/events.out.tfevents.* "$$d"/; fi; done
 	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
 	if [ -f runs/compare/report.md ]; then mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/; fi
 
 # A new machine: the finished runs' records (config, summary, TensorBoard events) back into runs/, so that
 # `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
 restore-runs:
-	mkdir -p runs/ablations/runs && cp -rn docs/ablations/runs/. runs/ablations/runs/
+	mkdir -p runs/ablations/runs runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
+	for r in docs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then cp -rn "$$r" runs/ablations/relu/; fi; done
 
 summary: $(VENV)/.installed
 	$(PY) -m alexnet.summary --config=configs/imagenet.py

@@ -18,10 +18,10 @@ from experiments import contrasts
 from experiments import stats
 from experiments import sweep_files
 
-# The ablation study, in the order its table (docs/results.md) lists it.
-# Fixed before any of its runs: the family Holm adjusts over. ReLU vs tanh (Figure 1) needs the paper's four-layer net
-# and a learning rate chosen per unit type, which this study does not have; it is not part of this family.
-QUESTIONS = ('towers', 'lrn', 'init', 'pooling', 'dropout', 'augmentation')
+# The ablation study, in the order its table (docs/results.md) lists it: the family Holm adjusts over. The first six
+# were fixed before any of their runs; ReLU vs tanh (Figure 1's own net, experiments/figure1.py) joined after towers
+# and init had run, which only makes every adjustment stricter.
+QUESTIONS = ('towers', 'lrn', 'init', 'pooling', 'dropout', 'augmentation', 'relu')
 
 
 def read_rows(path: str) -> list[dict]:
@@ -81,6 +81,12 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
   return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
+def runs_dir(module) -> str:
+  """Where a question's runs are kept: runs/ablations/runs, shared by the questions on configs/proxy.py, unless its
+  sweep file names another (RUNS_DIR)."""
+  return getattr(module, 'RUNS_DIR', 'runs/ablations/runs')
+
+
 def runs_table(modules: dict, rows_by_question: dict) -> str:
   """A line per question: runs finished of those planned, their total wall time, the commits that made them."""
   lines = ['| question | runs | run time (sum) | made at | command |', '|---|---|---|---|---|']
@@ -91,7 +97,7 @@ def runs_table(modules: dict, rows_by_question: dict) -> str:
                       for r in rows})
     lines.append(f'| {question} | {len(rows)} of {sweep_files.planned_runs(module)} | {wall:.1f} h | '
                  f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
-                 f'--workdir=runs/ablations/{question} --runs_dir=runs/ablations/runs --schedule=full` |')
+                 f'--workdir=runs/ablations/{question} --runs_dir={runs_dir(module)} --schedule=full` |')
   return '\n'.join(lines) + '\n'
 
 

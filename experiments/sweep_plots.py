@@ -1,5 +1,5 @@
 """A sweep's plots, beside its results.md: test_error.png (bars: mean, whiskers: std, dots: seeds), minival_curves.png
-and train_curves.png (means over seeds, shaded ± std)."""
+and train_curves.png (means over seeds, shaded ± std; the sweep's training-error targets as dashed lines)."""
 from __future__ import annotations
 
 import math
@@ -15,7 +15,7 @@ from experiments import sweep_plan
 from experiments import sweep_report
 
 CURVES = (('minival_curves.png', runs_lib.minival_curve, 'minival top-1 error (%)'),
-          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), mean over each logging window'))
+          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), a mean over recent batches as logged'))
 
 
 def error_bars(rows: list[dict], path: str, title: str) -> str:
@@ -37,8 +37,10 @@ def error_bars(rows: list[dict], path: str, title: str) -> str:
   return path
 
 
-def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: str, curve_of, ylabel: str) -> str:
-  """Per point, the mean over its finished seeds of `curve_of(workdir)` (steps, values), shaded ± std."""
+def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: str, curve_of, ylabel: str,
+                targets: tuple[float, ...] = ()) -> str:
+  """Per point, the mean over its finished seeds of `curve_of(workdir)` (steps, values), shaded ± std; a dashed
+  line at each of `targets` (errors)."""
   finished = {r['run'] for r in rows}
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for i, p in enumerate(sweep_report.points_in_order(rows)):
@@ -52,6 +54,8 @@ def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: 
     ax.plot(curves[0][0][:n], mean, '-o' if n < 12 else '-', ms=3, color=f'C{i % 10}', label=f'{p} (n={len(curves)})')
     if len(curves) > 1:
       ax.fill_between(curves[0][0][:n], mean - std, mean + std, color=f'C{i % 10}', alpha=0.15)
+  for target in targets:
+    ax.axhline(100 * target, color='k', ls='--', lw=0.8)
   ax.set(xlabel='step', ylabel=ylabel)
   ax.set_title(title, fontsize=9)
   ax.legend(fontsize=7)
@@ -62,9 +66,12 @@ def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: 
   return path
 
 
-def plot(rows: list[dict], runs: list[sweep_plan.Run], workdir: str, title: str) -> list[str]:
-  """The three PNGs of a sweep's finished runs (`rows`, from sweep_report.collect) in `workdir`; returns their paths."""
+def plot(rows: list[dict], runs: list[sweep_plan.Run], workdir: str, title: str,
+         train_error_targets: tuple[float, ...] = ()) -> list[str]:
+  """The three PNGs of a sweep's finished runs (`rows`, from sweep_report.collect) in `workdir`, the training
+  curves with the sweep's training-error targets; returns their paths."""
   paths = [error_bars(rows, os.path.join(workdir, 'test_error.png'), title)]
   for name, curve_of, ylabel in CURVES:
-    paths.append(curves_plot(rows, runs, os.path.join(workdir, name), title, curve_of, ylabel))
+    targets = train_error_targets if curve_of is runs_lib.train_curve else ()
+    paths.append(curves_plot(rows, runs, os.path.join(workdir, name), title, curve_of, ylabel, targets))
   return paths

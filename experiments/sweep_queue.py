@@ -53,6 +53,6 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
     os.makedirs(out, exist_ok=True)
     rows = sweep_report.report(module, runs, out)
     if rows:
-      sweep_plots.plot(rows, runs, out, sweep_report.sweep_title(module))
+      sweep_plots.plot(rows, runs, out, sweep_report.sweep_title(module), sweep_report.train_error_targets(module))
     print(f'{len(rows)} of {len(runs)} runs finished; results in {out}/results.md', flush=True)
   return [r for r, _ in queue.values()], failed

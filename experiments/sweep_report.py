@@ -104,7 +104,7 @@ def paired_columns(module, rows: list[dict]) -> dict[str, list[str]]:
   return out
 
 
-def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict) -> list[str]:
+def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict, contrasted: bool) -> list[str]:
   cells = [point, str(len(group)), _pm([r.get('train_top1_error_end') for r in group]),
            _pm([r['minival_top1_error'] for r in group]),
            _pm([r['test_top1_error'] for r in group]), _pm([r['test_top5_error'] for r in group])]
@@ -112,7 +112,7 @@ def _point_cells(point: str, group: list[dict], extra: list[str], paired: dict) 
     reached = [r[k] for r in group if r[k] is not None]
     cells.append(_pm(reached, scale=1, digits=0) + ('' if len(reached) == len(group) else
                                                     f' ({len(group) - len(reached)} never)'))
-  cells += paired.get(point, ['-'] * 5)
+  cells += paired.get(point, ['-'] * 5) if contrasted else []
   cells += [f"{np.mean([r['images_per_sec'] for r in group]):.0f}",
             f"{np.mean([r['wall_seconds'] or 0 for r in group]) / 60:.1f}"]
   return cells
@@ -155,12 +155,14 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   units = contrasts.metric_units(metric)[1]
   head = ['point', 'n', 'train top-1 % (end)', 'minival top-1 %', 'test top-1 %', 'test top-5 %']
   head += [k.replace('_', ' ') for k in extra]
-  head += ['pairs', f'Δ {metric} vs {reference} ({units}) [95% CI]', 'p (paired t)', 'p (sign-flip)',
-           'MDE (0.05, 80%)', 'img/s', 'min/run']
+  if reference is not None:
+    head += ['pairs', f'Δ {metric} vs {reference} ({units}) [95% CI]', 'p (paired t)', 'p (sign-flip)',
+             'MDE (0.05, 80%)']
+  head += ['img/s', 'min/run']
   lines = [f'## {title}', '', note, ''] if note else [f'## {title}', '']
   lines += ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
   for point, group in by_point.items():
-    lines.append('| ' + ' | '.join(_point_cells(point, group, extra, paired)) + ' |')
+    lines.append('| ' + ' | '.join(_point_cells(point, group, extra, paired, reference is not None)) + ' |')
   chosen = selection(module, rows)
   lines += ['', chosen] if chosen else []
   return '\n'.join(lines) + '\n'

@@ -138,6 +138,11 @@ def test_a_sweep_file_names_the_program_its_runs_execute():
       ('relu lr=0.01', 'relu', 0.01), ('relu lr=0.3', 'relu', 0.3), ('tanh lr=0.1', 'tanh', 0.1)]
   assert {r.seed for r in tune} == {100}
   assert sweep_plan.command(plan_of('lrn')[0], 'configs/proxy.py')[2] == 'alexnet.main'
+  relu = plan_of('relu', runs_dir='/r')
+  assert {r.entry for r in relu} == {'experiments.figure1'}
+  assert [(r.point, r.config.activation, r.config.learning_rate, r.seed) for r in relu[::5]] == [
+      ('relu', 'relu', 0.01, 0), ('tanh', 'tanh', 0.03, 0)]
+  assert [r.seed for r in relu] == [0, 1, 2, 3, 4] * 2
 
 
 def test_steps_to_a_training_error():

@@ -1,0 +1,1 @@
+/work/fig1/.venv/bin/python -m experiments.figure1 --config=configs/figure1.py '--workdir=/work/main/runs/tune_figure1/activation=tanh,learning_rate=0.1,seed=100' --config.activation=tanh --config.learning_rate=0.1 --config.seed=100
