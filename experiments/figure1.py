@@ -197,18 +197,22 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   return summary
 
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'configs/figure1.py, with --config.<field>=value overrides.')
-flags.DEFINE_string('workdir', None, 'Where config.json, the events and summary.json go.')
-flags.mark_flags_as_required(['config', 'workdir'])
+def define_flags() -> None:
+  """The command line's flags, defined only when this module runs as a program (tests import it beside other
+  programs that define --config)."""
+  config_flags.DEFINE_config_file('config', None, 'configs/figure1.py, with --config.<field>=value overrides.')
+  flags.DEFINE_string('workdir', None, 'Where config.json, the events and summary.json go.')
+  flags.mark_flags_as_required(['config', 'workdir'])
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  summary = train(_CONFIG.value, flags.FLAGS.workdir)
+  summary = train(flags.FLAGS.config, flags.FLAGS.workdir)
   print(f"{summary['step']} steps: minival top-1 error {100 * summary['minival_top1_error']:.2f}%, test "
         f"{100 * summary['top1_error']:.2f}%, {summary['wall_seconds'] / 60:.1f} min", flush=True)
 
 
 if __name__ == '__main__':
+  define_flags()
   app.run(main)

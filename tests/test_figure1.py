@@ -1,6 +1,9 @@
 """Figure 1's four-layer net and its training program (experiments/figure1.py)."""
 import json
 import math
+import os
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -10,6 +13,8 @@ import pytest
 from configs import figure1 as figure1_config
 from experiments import figure1
 from experiments import runs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_the_net_has_four_weight_layers_and_its_parameter_count():
@@ -84,9 +89,13 @@ def test_a_run_logs_the_training_error_every_step_and_writes_its_summary(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_diverging_run_ends_where_the_loss_stops_being_finite(tmp_path):
-  config = figure1_config.get_config()
-  config.dataset, config.minival_examples, config.num_steps = 'synthetic', 128, 40
-  config.log_every_steps, config.learning_rate = 5, 1e6
-  summary = figure1.train(config, str(tmp_path))
+def test_the_command_line_ends_a_diverging_run_where_the_loss_stops_being_finite(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'experiments.figure1', '--config=configs/figure1.py', f'--workdir={tmp_path}',
+       '--config.dataset=synthetic', '--config.minival_examples=128', '--config.num_steps=40',
+       '--config.log_every_steps=5', '--config.learning_rate=1e6'],
+      cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+  assert result.returncode == 0, result.stderr[-3000:]
+  summary = json.loads((tmp_path / 'summary.json').read_text())
   assert summary['diverged_at_step'] is not None and summary['step'] == summary['diverged_at_step'] < 40
+  assert f"{summary['step']} steps: minival top-1 error" in result.stdout
