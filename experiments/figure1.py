@@ -18,7 +18,7 @@ import glob
 import json
 import os
 import time
-from typing import Sequence
+from typing import Any, Sequence
 
 from absl import app
 from absl import flags
@@ -153,21 +153,14 @@ def _write_steps(writer: progress.Writer, first: int, batch_errors: np.ndarray, 
                          log=i + 1 == len(batch_errors))
 
 
-def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """Trains for config.num_steps (or until the loss is not finite); returns and writes summary.json."""
-  validate(config)
-  started = time.time()
-  data = load(config)
-  writer = _start_workdir(config, workdir)
-  images, labels = data['train']
-  model = FourLayerNet(tuple(config.conv_features), config.conv_kernel, config.num_classes, config.activation)
+def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndarray, labels: np.ndarray,
+         writer: progress.Writer, meter: progress.Progress) -> tuple[Any, np.ndarray, int | None]:
+  """(params, every step's batch error, the step whose loss was not finite or None): the steps, their events."""
   params = model.init(jax.random.key(config.seed), images[:1])['params']
   tx = optax.sgd(config.learning_rate, momentum=config.momentum)
   opt_state, train_step = tx.init(params), make_train_step(model, tx, steps.compiler_options(config))
-  order = batch_order(len(images), config.batch_size, config.num_steps, config.seed)
-  meter = progress.Progress(writer, config.num_steps, config.log_every_steps, config.batch_size)
   pending, batch_errors, losses, diverged = [], np.zeros(0), np.zeros(0), None
-  for step, indices in enumerate(order, start=1):
+  for step, indices in enumerate(batch_order(len(images), config.batch_size, config.num_steps, config.seed), 1):
     params, opt_state, loss, error = train_step(params, opt_state, images[indices], labels[indices])
     pending.append((loss, error))
     meter(step)
@@ -182,6 +175,19 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
       if diverged:
         logging.warning('The loss is not finite at step %d: the run ends there.', diverged)
         break
+  return params, batch_errors, diverged
+
+
+def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains for config.num_steps (or until the loss is not finite); returns and writes summary.json."""
+  validate(config)
+  started = time.time()
+  data = load(config)
+  writer = _start_workdir(config, workdir)
+  images, _ = data['train']
+  model = FourLayerNet(tuple(config.conv_features), config.conv_kernel, config.num_classes, config.activation)
+  meter = progress.Progress(writer, config.num_steps, config.log_every_steps, config.batch_size)
+  params, batch_errors, diverged = _fit(config, model, *data['train'], writer, meter)
   steps_done = len(batch_errors)
   minival, test = errors(model, params, *data['minival']), errors(model, params, *data['test'])
   summary = {'step': steps_done, 'epoch': steps_done * config.batch_size / len(images),
