@@ -19,6 +19,7 @@ import math
 from typing import Sequence
 
 import numpy as np
+from scipy import integrate
 from scipy import optimize
 from scipy import stats as scipy_stats
 
@@ -72,11 +73,19 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
-  """Power of the two-sided paired t test at level `alpha` for a true mean difference `effect`."""
+  """Power of the two-sided paired t test at level `alpha` for a true mean difference `effect`.
+
+  T = (Z + delta) / sqrt(V / df), Z standard normal, V chi-square with df = n - 1 degrees of freedom, delta =
+  effect sqrt(n) / sd; so P(|T| > c) = E_V[Phi(delta - c s) + Phi(-delta - c s)] with s = sqrt(V / df), integrated
+  over V's quantiles u in (0, 1). (scipy's noncentral t returns NaN for some tails at small df, which must not count
+  as power 1.)"""
   df, noncentrality = n - 1, effect * math.sqrt(n) / sd
   critical = scipy_stats.t.ppf(1 - alpha / 2, df)
-  result = float(scipy_stats.nct.sf(critical, df, noncentrality) + scipy_stats.nct.cdf(-critical, df, noncentrality))
-  return 1.0 if math.isnan(result) else result  # scipy's nct gives NaN far in the tail, where power is 1.
+
+  def rejects(u: float) -> float:
+    scale = critical * math.sqrt(scipy_stats.chi2.ppf(u, df) / df)
+    return scipy_stats.norm.sf(scale - noncentrality) + scipy_stats.norm.cdf(-scale - noncentrality)
+  return float(integrate.quad(rejects, 0.0, 1.0, limit=200)[0])
 
 
 def mde(sd: float, n: int, alpha: float = ALPHA, target_power: float = POWER) -> float:

@@ -52,6 +52,11 @@ def test_mde_has_the_target_power():
   assert stats.mde(1.0, 5) == pytest.approx(1.68, abs=0.005)
   assert stats.mde(2.0, 5) == pytest.approx(2 * stats.mde(1.0, 5))
   assert stats.mde(1.0, 5, alpha=0.005) > stats.mde(1.0, 5)
+  # A stricter level never makes the MDE smaller: at n = 5 scipy's noncentral t gives NaN for the lower tail at
+  # 0.05 / 11 from an effect of 3.1 sd on, which must not read as power 1.
+  levels = [stats.mde(1.0, 5, alpha=0.05 / m) for m in range(1, 21)]
+  assert levels == sorted(levels)
+  assert stats.power(3.1, 1.0, 5, 0.05 / 11) == pytest.approx(0.7626, abs=1e-3)
   # Monte Carlo: at the MDE, the paired t test at 0.05 rejects in 80% of samples (+- 1%).
   rng = np.random.default_rng(0)
   effect = stats.mde(1.0, 6)
