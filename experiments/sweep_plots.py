@@ -15,7 +15,7 @@ from experiments import sweep_plan
 from experiments import sweep_report
 
 CURVES = (('minival_curves.png', runs_lib.minival_curve, 'minival top-1 error (%)'),
-          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), a mean over recent batches as logged'))
+          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), as logged'))
 
 
 def error_bars(rows: list[dict], path: str, title: str) -> str:

@@ -1,0 +1,1 @@
+/work/fig1/.venv/bin/python -m experiments.figure1 --config=configs/figure1.py '--workdir=/work/main/runs/ablations/relu/activation=tanh,learning_rate=0.03,seed=3' --config.activation=tanh --config.learning_rate=0.03 --config.seed=3

@@ -1,0 +1,1 @@
+/work/fig1/.venv/bin/python -m experiments.figure1 --config=configs/figure1.py '--workdir=/work/main/runs/ablations/relu/base,seed=1' --config.activation=relu --config.learning_rate=0.01 --config.seed=1
