@@ -128,7 +128,7 @@ def figure3_lines(workdir: str, runs: list, finished: set[str]) -> list[str]:
 
 def write_report(workdir: str, runs: list, timing_rows: list[dict], machine: timing.Machine, command: str) -> str:
   module = sweep_files.load_module(TOWERS_SWEEP)
-  rows = sweep_report.collect(runs, None)
+  rows = sweep_report.collect(runs)
   labels = sweep_report.points_in_order(rows) or list(dict.fromkeys(r.point for r in runs))
   first = {p: next(r for r in runs if r.point == p) for p in labels}
   lines = [f'# Split vs fused: {first[labels[0]].config.config_name} config', '',
