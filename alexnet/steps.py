@@ -65,7 +65,7 @@ def _variables(params, batch_stats):
   return {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
 
 
-def _errors(logits_or_probs: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+def topk_errors(logits_or_probs: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Per-example top-1 and top-5 errors (Section 6) as float32 0/1."""
   top5 = jax.lax.top_k(logits_or_probs, min(5, logits_or_probs.shape[-1]))[1]
   top1_err = (top5[:, 0] != labels).astype(jnp.float32)
@@ -92,7 +92,7 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   updates, opt_state = tx.update(grads, state.opt_state, state.params)
   grad_norm = optax.tree.norm(grads)
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-  top1, top5 = _errors(logits, labels)
+  top1, top5 = topk_errors(logits, labels)
   metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(), 'grad_norm': grad_norm,
              'learning_rate': optim.current_learning_rate(state.opt_state), 'nonfinite': 1 - finite.astype(jnp.int32)}
   new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
@@ -111,7 +111,7 @@ def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, con
   probs = jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
   labels, mask = batch['label'], batch['mask'].astype(jnp.float32)
   loss = -jnp.log(jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0] + 1e-12)
-  top1, top5 = _errors(probs, labels)
+  top1, top5 = topk_errors(probs, labels)
   return {'loss': (loss * mask).sum(), 'top1_error': (top1 * mask).sum(), 'top5_error': (top5 * mask).sum(),
           'count': mask.sum()}
 

@@ -119,15 +119,19 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
   return (sums[ends] - sums[starts]) / (ends - starts)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _wrong(model: FourLayerNet, params, images: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """How many of the batch's images miss in the top 1 and in the top 5 (steps.topk_errors, summed)."""
+  top1, top5 = steps.topk_errors(model.apply({'params': params}, images), labels)
+  return top1.sum(), top5.sum()
+
+
 def errors(model: FourLayerNet, params, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
   """Top-1 and top-5 error of `params` on a whole split."""
-  @jax.jit
-  def wrong(p, x, y):
-    top5 = jax.lax.top_k(model.apply({'params': p}, x), 5)[1]
-    return jnp.sum(top5[:, 0] != y), jnp.sum(jnp.all(top5 != y[:, None], axis=1))
   counts = np.zeros(2)
   for i in range(0, len(images), EVAL_BATCH):
-    counts += np.array(jax.device_get(wrong(params, images[i:i + EVAL_BATCH], labels[i:i + EVAL_BATCH])), np.float64)
+    counts += np.array(jax.device_get(_wrong(model, params, images[i:i + EVAL_BATCH], labels[i:i + EVAL_BATCH])),
+                       np.float64)
   return {'top1_error': counts[0] / len(images), 'top5_error': counts[1] / len(images)}
 
 
