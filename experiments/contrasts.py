@@ -2,8 +2,10 @@
 
 A contrast is read in the sweep file's METRIC (sweep_files.metric; default: test top-1 error), error rates in
 percentage points and step counts in steps. The sweep file may give the paper's delta for a contrast (PAPER_DELTA,
-point - reference in the table's units) or only its sign (PAPER_SIGN), and contrasts the data cannot answer
-(UNTESTABLE, with the reason). Both the sweep's own table (sweep_report) and the study's (study_table) read them.
+point - reference in the table's units) or only its sign (PAPER_SIGN), contrasts the data cannot answer
+(UNTESTABLE, with the reason), and points that must overfit for their contrast to mean what the paper's does
+(MUST_OVERFIT: point -> the least mean gap, in points, between minival error and training error at the end). Both the
+sweep's own table (sweep_report) and the study's (study_table) read them.
 """
 from __future__ import annotations
 
@@ -32,6 +34,33 @@ def _paper_text(point: str, deltas: dict, signs: dict) -> str:
   return '-'
 
 
+def overfit_gap(rows: list[dict], point: str) -> tuple[float, int]:
+  """(mean over the point's finished runs of minival top-1 error minus training top-1 error at the end, in points;
+  runs): how far the point's runs fit their training images beyond what they generalise to."""
+  gaps = []
+  for r in rows:
+    minival, train = _number(r.get('minival_top1_error')), _number(r.get('train_top1_error_end'))
+    if r['point'] == point and minival is not None and train is not None and math.isfinite(minival - train):
+      gaps.append(100 * (minival - train))
+  return (float(sum(gaps) / len(gaps)) if gaps else math.nan), len(gaps)
+
+
+def regime_check(module, point: str, rows: list[dict]) -> tuple[str, bool]:
+  """(the check as the table notes it, whether it fails) for a point the sweep file requires to overfit, over its
+  finished runs; ('', False) for the others and for a point with no finished run."""
+  least = getattr(module, 'MUST_OVERFIT', {}).get(point)
+  if least is None:
+    return '', False
+  gap, n = overfit_gap(rows, point)
+  if n == 0:
+    return '', False
+  gap = round(gap, 2)  # the sign the text gives is the sign of the number it shows.
+  holds = gap >= least
+  return (f'{point} {"overfits" if holds else "does not overfit"}: its minival error ends {abs(gap):.2f} points '
+          f'{"above" if gap >= 0 else "below"} its training error (mean over {n} runs; the design asks for at least '
+          f'{least:g} above)'), not holds
+
+
 def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
   """Each planned point against the REFERENCE, paired by seed, from the question's rows (missing runs: n = 0)."""
   metric = sweep_files.metric(module)
@@ -51,8 +80,9 @@ def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
     if point == reference:
       continue
     seeds, d = stats.pair_by_seed(by_point.get(point, {}), by_point.get(reference, {}))
+    regime, fails = regime_check(module, point, rows)
     out.append(stats.Contrast(question, point, reference, metric, seeds, d, deltas.get(point, signs.get(point)),
-                              untestable.get(point, ''), _paper_text(point, deltas, signs)))
+                              untestable.get(point, ''), _paper_text(point, deltas, signs), regime, fails))
   return out
 
 

@@ -108,8 +108,10 @@ class Contrast:
   seeds: list[int]
   differences: np.ndarray
   paper_delta: float | None = None   # the paper's point - reference, in the same units; None: no claim to compare.
-  untestable: str = ''               # why the data or regime cannot answer ('' = testable).
+  untestable: str = ''               # why the data cannot answer, known before any run ('' = testable).
   paper_text: str = '-'              # the paper's claim as the table shows it.
+  regime: str = ''                   # the sweep's check of its regime (MUST_OVERFIT), as the table notes it.
+  regime_fails: bool = False         # the runs did not reach the regime the question needs: no verdict.
 
   @property
   def n(self) -> int:

@@ -6,7 +6,9 @@ experiments.sweep) sits in <results>/<question>/. A question's contrasts are eve
 (contrasts.py); the sweep file may add a line of context (ANCHORS). The family for Holm's adjustment is every
 testable contrast of every question listed, fixed in advance: a question not run yet counts with p = 1, so running
 more of the study never makes an earlier verdict easier to reach. The minimum detectable effect (MDE) is at the
-family's strictest level, 0.05 / m, with 80% power.
+family's strictest level, 0.05 / m, with 80% power. A contrast whose runs did not reach the regime its question needs
+(a sweep file's MUST_OVERFIT) stays in the family with p = 1 and gets no verdict: "cannot test here", with the check
+in the notes.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import csv
 import math
 import os
 
+from alexnet import provenance
 from experiments import contrasts
 from experiments import stats
 from experiments import sweep_files
@@ -32,10 +35,12 @@ def read_rows(path: str) -> list[dict]:
 
 
 def analyse(family: list[stats.Contrast]) -> list[dict]:
-  """A row per contrast: paired mean, CI, p values, Holm across the testable contrasts of the family, MDE, verdict."""
+  """A row per contrast: paired mean, CI, p values, Holm across the testable contrasts of the family, MDE, verdict.
+  A contrast whose runs missed its regime enters Holm with p = 1, as one not run: its own p cannot ease the others'."""
   testable = [c for c in family if not c.untestable]
   tests = {id(c): c.t_test() for c in testable}
-  adjusted = dict(zip([id(c) for c in testable], stats.holm([tests[id(c)][3] for c in testable]), strict=True))
+  adjusted = dict(zip([id(c) for c in testable],
+                      stats.holm([1.0 if c.regime_fails else tests[id(c)][3] for c in testable]), strict=True))
   level = stats.ALPHA / max(len(testable), 1)
   rows = []
   for c in family:
@@ -43,11 +48,12 @@ def analyse(family: list[stats.Contrast]) -> list[dict]:
     mean, low, high, p = tests.get(id(c), (math.nan,) * 4)
     p_adj = adjusted.get(id(c), math.nan)
     minimum = stats.mde(c.sd, c.n, level)
+    why_not = c.untestable or ('its runs did not reach the regime the question needs' if c.regime_fails else '')
+    verdict = stats.verdict(mean, p_adj, c.paper_delta, minimum, why_not, units) if c.n or c.untestable else 'not run'
     rows.append({'question': c.question, 'contrast': f'{c.point} − {c.reference}', 'metric': c.metric, 'n': c.n,
                  'mean': mean, 'ci_low': low, 'ci_high': high, 'p': p, 'p_sign_flip': c.sign_flip() if c.n else
                  math.nan, 'p_holm': p_adj, 'mde': minimum, 'units': units, 'paper': c.paper_text,
-                 'verdict': stats.verdict(mean, p_adj, c.paper_delta, minimum, c.untestable, units) if c.n or
-                 c.untestable else 'not run', 'why_untestable': c.untestable})
+                 'verdict': verdict, 'why_untestable': c.untestable, 'regime': c.regime})
   return rows
 
 
@@ -78,6 +84,9 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
       notes.append(f'- **{question}**: {anchors}')
     for point, why in untestable.items():
       notes.append(f'- **{question}**, {point}: cannot test here: {why}')
+    for r in rows:
+      if r['question'] == question and r['regime']:
+        notes.append(f"- **{question}**, the regime: {r['regime']}")
   return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
@@ -93,8 +102,7 @@ def runs_table(modules: dict, rows_by_question: dict) -> str:
   for question, module in modules.items():
     rows = rows_by_question[question]
     wall = sum(float(r.get('wall_seconds') or 0) for r in rows) / 3600
-    commits = sorted({(r.get('commit') or '?')[:7] + (' (dirty)' if str(r.get('dirty')) == 'True' else '')
-                      for r in rows})
+    commits = provenance.commits(rows)
     lines.append(f'| {question} | {len(rows)} of {sweep_files.planned_runs(module)} | {wall:.1f} h | '
                  f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
                  f'--workdir=runs/ablations/{question} --runs_dir={runs_dir(module)} --schedule=full` |')

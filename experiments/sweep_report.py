@@ -165,6 +165,8 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
     lines.append('| ' + ' | '.join(_point_cells(point, group, extra, paired, reference is not None)) + ' |')
   chosen = selection(module, rows)
   lines += ['', chosen] if chosen else []
+  regimes = [contrasts.regime_check(module, point, rows)[0] for point in by_point]
+  lines += ['', *(f'The regime: {r}.' for r in regimes if r)] if any(regimes) else []
   return '\n'.join(lines) + '\n'
 
 

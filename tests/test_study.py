@@ -62,3 +62,48 @@ def test_unpaired_seeds_are_left_out_and_untestable_contrasts_say_so(tmp_path):
   assert by_contrast['none − crop+flip']['n'] == 5
   # Holm's family is the one testable contrast: its adjusted p is its p.
   assert by_contrast['none − crop+flip']['p_holm'] == pytest.approx(by_contrast['none − crop+flip']['p'])
+
+
+def write_overfit_rows(path, test_errors, train_end, minival):
+  """The augmentation question's rows with the columns its regime check reads."""
+  path.mkdir(parents=True)
+  fields = ['run', 'point', 'seed', 'test_top1_error', 'train_top1_error_end', 'minival_top1_error']
+  with open(path / 'results.csv', 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    for point, errors in test_errors.items():
+      for seed, error in zip(SEEDS, errors, strict=True):
+        writer.writerow({'run': f'{point},seed={seed}', 'point': point, 'seed': seed, 'test_top1_error': error,
+                         'train_top1_error_end': train_end[point], 'minival_top1_error': minival[point]})
+
+
+@pytest.mark.parametrize('train_end, verdict', [(0.02, 'agrees with the paper'), (0.09, 'cannot test here')])
+def test_a_contrast_is_read_only_where_its_arm_overfits(tmp_path, train_end, verdict):
+  # 'none' is 2 points worse on test in every seed; its minival error is 10%. Training error 2% at the end is a gap
+  # of 8 points (it overfits: the contrast is read); 9% is a gap of 1 point, under the design's 3 (no verdict).
+  reference = [0.100, 0.110, 0.095, 0.105, 0.120]
+  write_overfit_rows(tmp_path / 'augmentation', {'crop+flip': reference, 'none': [e + 0.02 for e in reference]},
+                     train_end={'crop+flip': 0.12, 'none': train_end}, minival={'crop+flip': 0.1, 'none': 0.1})
+  rows, text = study_table.study(str(tmp_path), questions=('augmentation',))
+  none = {r['contrast']: r for r in rows}['none − crop+flip']
+  assert none['verdict'] == verdict and none['mean'] == pytest.approx(2.0)
+  gap = 100 * (0.1 - train_end)
+  assert f'its minival error ends {gap:.2f} points above its training error (mean over 5 runs' in text
+  assert ('does not overfit' in text) == (gap < 3)
+  # Held in Holm's family either way, with p = 1 where the regime was missed (as a contrast not run).
+  assert "study's 1 testable contrasts" in text
+  assert none['p_holm'] == (1.0 if gap < 3 else pytest.approx(none['p']))
+
+
+def test_a_sweeps_own_table_states_its_regime_check():
+  from experiments import sweep_files, sweep_report  # pylint: disable=g-import-not-at-top
+  run = {'test_top5_error': 0.0, 'images_per_sec': 500.0, 'wall_seconds': 60.0, 'minival_top1_error': 0.1}
+  rows = [{**run, 'point': 'dropout=0.5', 'seed': s, 'test_top1_error': 0.10, 'train_top1_error_end': 0.12}
+          for s in SEEDS] + [{**run, 'point': 'dropout=0', 'seed': s, 'test_top1_error': 0.11,
+                              'train_top1_error_end': 0.115 - 0.005 * s} for s in SEEDS]
+  table = sweep_report.markdown(rows, sweep_files.question('dropout'), 'Dropout')
+  # dropout=0's training error ends at 11.5..9.5 %, 10.5 % on average: 0.5 points above its minival error of 10 %,
+  # under the design's 3; the reference needs no check.
+  assert ('The regime: dropout=0 does not overfit: its minival error ends 0.50 points below its training error '
+          '(mean over 5 runs; the design asks for at least 3 above).') in table
+  assert table.count('The regime:') == 1

@@ -70,7 +70,13 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   assert [r.config.positive_bias for r in init[::5]] == [1.0, 0.1, 0.0]
   # The overfitting regime of dropout and augmentation: a fixed 5,000-image subset, 40 epochs of it.
   for name in ('dropout', 'augmentation'):
-    assert {(r.config.train_examples, r.config.num_epochs) for r in plan_of(name)} == {(5000, 40.0)}
+    assert {(r.config.train_examples, r.config.num_epochs, r.config.pca_lighting) for r in plan_of(name)} == {
+        (5000, 40.0, 0.0)}
+  # Their reference arms (dropout 0.5; crops and flips) are the same runs, so the two questions cost 15 runs, not 20.
+  dropout, augmentation = plan_of('dropout', schedule='full'), plan_of('augmentation', schedule='full')
+  assert [r.workdir for r in dropout[:5]] == [r.workdir for r in augmentation[:5]]
+  assert [r.config.to_json() for r in dropout[:5]] == [r.config.to_json() for r in augmentation[:5]]
+  assert len({r.workdir for r in dropout + augmentation}) == 15
 
 
 def test_flag_values_read_back_by_config_flags():

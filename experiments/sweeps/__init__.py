@@ -1,5 +1,6 @@
 """Sweep files: each defines BASE, get_hyper(h, base) and, optionally, what experiments/study.py reads: REFERENCE,
-METRIC, PAPER_DELTA / PAPER_SIGN, ANCHORS, UNTESTABLE (see experiments/sweep.py and experiments/study.py).
+METRIC, PAPER_DELTA / PAPER_SIGN, ANCHORS, UNTESTABLE, MUST_OVERFIT (see experiments/sweep.py and
+experiments/contrasts.py).
 
 The ablation study's questions run on configs/proxy.py (the paper's numeric regime on the small net) at its own
 schedule, each arm over the same SEEDS so that arms pair by seed (same batch order, augmentation draws, dropout masks).
@@ -7,6 +8,20 @@ schedule, each arm over the same SEEDS so that arms pair by seed (same batch ord
 
 SEEDS = (0, 1, 2, 3, 4)
 
+# Where a regulariser has overfitting to prevent (dropout, augmentation): a fixed 5,000-image subset of the training
+# split for 40 epochs of it, minival unchanged; PCA lighting off (on grey images it is only a brightness jitter). The
+# same regime in both questions, so their reference arm (dropout 0.5, crops and flips) is one set of runs.
+OVERFIT = {'train_examples': 5_000, 'num_epochs': 40.0, 'eval_every_epochs': 1.0, 'log_every_steps': 10,
+           'pca_lighting': 0.0}
+# The arm without the regulariser must overfit in that regime before its contrast is read: its minival error at
+# least this many points above its training error at the end (mean over seeds; contrasts.regime_check). At the
+# proxy's own schedule, with dropout and augmentation on, minival error ends below the training error.
+OVERFIT_GAP = 3.0
+
 
 def seeds(h, values=SEEDS):
   return h.sweep('config.seed', values)
+
+
+def overfit(h):
+  return h.product([h.fixed(f'config.{k}', v) for k, v in OVERFIT.items()])
