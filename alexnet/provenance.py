@@ -23,3 +23,10 @@ def code_version(paths: tuple[str, ...] = ('alexnet', 'configs')) -> dict[str, s
     return {'commit': None, 'dirty': None}
   status = _git('status', '--porcelain', '--untracked-files=normal', '--', *paths)
   return {'commit': commit, 'dirty': bool(status)}
+
+
+def commits(versions) -> list[str]:
+  """The distinct short commits of `versions` (dicts with 'commit' and 'dirty', as code_version returns them, or
+  rows read back from CSV, where 'dirty' is the text 'True'), sorted, each marked ' (dirty)' where it was."""
+  return sorted({(v.get('commit') or '?')[:7] + (' (dirty)' if str(v.get('dirty')) == 'True' else '')
+                 for v in versions})

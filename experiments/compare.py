@@ -23,6 +23,7 @@ from absl import flags
 from absl import logging
 import jax
 
+from alexnet import provenance
 from alexnet import steps
 from alexnet import summary
 from alexnet.data import imaging
@@ -126,13 +127,30 @@ def figure3_lines(workdir: str, runs: list, finished: set[str]) -> list[str]:
   return lines
 
 
+def made_at(version: dict) -> str:
+  """The code that wrote the report, from provenance.code_version: 'commit abc1234', marked when the tree was dirty."""
+  if version['commit'] is None:
+    return 'outside a git checkout'
+  return f'commit {provenance.commits([version])[0]}'
+
+
+def ran_at(rows: list[dict]) -> str:
+  """The commits the runs ran at, from their summaries."""
+  commits = provenance.commits(rows)
+  return ('commit ' if len(commits) == 1 else 'commits ') + ', '.join(commits)
+
+
 def write_report(workdir: str, runs: list, timing_rows: list[dict], machine: timing.Machine, command: str) -> str:
   module = sweep_files.load_module(TOWERS_SWEEP)
   rows = sweep_report.collect(runs)
   labels = sweep_report.points_in_order(rows) or list(dict.fromkeys(r.point for r in runs))
   first = {p: next(r for r in runs if r.point == p) for p in labels}
   lines = [f'# Split vs fused: {first[labels[0]].config.config_name} config', '',
-           f'Made by `{command}` on {machine.date}; {machine.cpu}, {jax.devices()[0].platform}.', '']
+           f'Made by `{command}` on {machine.date}; {machine.cpu}, {jax.devices()[0].platform}; '
+           f'{made_at(provenance.code_version(("alexnet", "configs", "experiments")))}'
+           + (f'; the runs ran at {ran_at(rows)}.' if rows else '; no run has finished.'), '',
+           'The verdicts, with p values adjusted across the whole ablation study, are in the study\'s table '
+           '(docs/ablations/study.md, `python -m experiments.study`).', '']
   lines += structure_lines(labels, first) + ['']
   lines += speed_lines(timing_rows, machine.peak_gflops, first[labels[0]].config.batch_size)
   lines += ['', sweep_report.markdown(rows, module, 'Errors (minival selects, test reported)',

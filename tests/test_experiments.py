@@ -1,6 +1,7 @@
 """The benchmark and the summary CLI run from the command line and report what they promise."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -82,6 +83,7 @@ def test_compare_writes_the_split_vs_fused_report(tmp_path):
   for net in ('two towers, (data=1, tower=2) mesh', 'two towers, one device', 'fused', 'half-width one tower'):
     assert f'| {net} | ' in report, net
   assert 'GEMM peak' in report and '| two towers | 1 |' in report
+  assert re.search(r'; commit [0-9a-f]{7}.*; the runs ran at commits? [0-9a-f]{7}', report)  # which code made it
   assert 'Δ test_top1_error vs two towers (points) [95% CI]' in report  # the contrast, paired by seed
   assert 'Colour specificity is undefined here' in report  # synthetic data is grey
   for png in ('minival_curves.png', 'train_curves.png', 'test_error.png', 'figure3_base,seed=0.png'):
