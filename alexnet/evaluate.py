@@ -76,6 +76,14 @@ def load_params(workdir: str, step: int | None = None) -> tuple[dict, dict | Non
   return state['params'], state.get('batch_stats'), int(np.asarray(state['step']))
 
 
+def training_split(config: ml_collections.ConfigDict) -> splits.Split:
+  """The run's training split, minival not yet held out, checked against its config (an overridden
+  minival_examples or train_examples) as training checked it."""
+  split = sources.open_split(config, config.train_split)
+  validation.validate_data(config, split.num_examples, split.image_shape)
+  return split
+
+
 def load_stats(workdir: str, config: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
   """The mean the net's inputs had subtracted: the workdir's stats.npz (imported weights), or the statistics of the
   run's training split without minival, as training computed them (cached in the data dir)."""
@@ -83,7 +91,7 @@ def load_stats(workdir: str, config: ml_collections.ConfigDict) -> dict[str, np.
   if os.path.exists(path):
     with np.load(path) as f:
       return dict(f)
-  train_split, _ = splits.hold_out_minival(sources.open_split(config, config.train_split), config.minival_examples)
+  train_split, _ = splits.hold_out_minival(training_split(config), config.minival_examples)
   return statistics.cached_statistics(splits.training_subset(train_split, config), config)
 
 
@@ -93,7 +101,7 @@ def open_eval_split(config: ml_collections.ConfigDict, split: str) -> splits.Spl
     return sources.open_split(config, split)
   if config.minival_examples == 0:
     raise RunError('the run held out no minival (minival_examples=0); pick another --split')
-  return splits.hold_out_minival(sources.open_split(config, config.train_split), config.minival_examples)[1]
+  return splits.hold_out_minival(training_split(config), config.minival_examples)[1]
 
 
 def evaluate_params(config, params, batch_stats, stats, split: splits.Split) -> dict[str, float]:

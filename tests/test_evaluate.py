@@ -73,6 +73,15 @@ def test_unknown_steps_and_workdirs_are_one_line(run, tmp_path):
     evaluate.load_params(workdir, step=5)
   with pytest.raises(evaluate.RunError, match='holds no config.json'):
     evaluate.load_config(str(tmp_path))
+  # An override that leaves no training split is the config check's one line, not an error inside the data code.
+  config = evaluate.load_config(workdir)
+  config.minival_examples = 10**6
+  with pytest.raises(validation.ConfigError, match=r'minival_examples=1000000 leaves nothing to train on'):
+    evaluate.evaluate_run(workdir, config, 'minival')
+  config = evaluate.load_config(workdir)
+  config.train_examples = 10**6  # read by the input mean, whatever the split evaluated
+  with pytest.raises(validation.ConfigError, match=r'train_examples=1000000 exceeds the'):
+    evaluate.evaluate_run(workdir, config, 'test')
 
 
 # ------------------------------------------------------------------------------------------------- prediction
