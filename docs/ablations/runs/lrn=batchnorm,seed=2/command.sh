@@ -1,0 +1,1 @@
+/work/sweep/.venv/bin/python -m alexnet.main --config=configs/proxy.py '--workdir=/work/main/runs/ablations/runs/lrn=batchnorm,seed=2' --config.lrn=batchnorm --config.seed=2

@@ -1,0 +1,1 @@
+/work/sweep/.venv/bin/python -m alexnet.main --config=configs/proxy.py '--workdir=/work/main/runs/ablations/runs/pool=non_overlapping,seed=3' --config.pool=non_overlapping --config.seed=3
