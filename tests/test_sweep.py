@@ -72,10 +72,12 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   for name in ('dropout', 'augmentation'):
     assert {(r.config.train_examples, r.config.num_epochs, r.config.pca_lighting) for r in plan_of(name)} == {
         (5000, 40.0, 0.0)}
-  # Their reference arms (dropout 0.5; crops and flips) are the same runs, so the two questions cost 15 runs, not 20.
+  # Dropout's arms have crops and flips off, so its reference (dropout 0.5) is augmentation's arm without them, the
+  # same runs: the two questions cost 15 runs, not 20.
   dropout, augmentation = plan_of('dropout', schedule='full'), plan_of('augmentation', schedule='full')
-  assert [r.workdir for r in dropout[:5]] == [r.workdir for r in augmentation[:5]]
-  assert [r.config.to_json() for r in dropout[:5]] == [r.config.to_json() for r in augmentation[:5]]
+  assert {(r.config.random_crop, r.config.pad_crop, r.config.random_flip) for r in dropout} == {(False, 0, False)}
+  assert [r.workdir for r in dropout[:5]] == [r.workdir for r in augmentation[5:]]
+  assert [r.config.to_json() for r in dropout[:5]] == [r.config.to_json() for r in augmentation[5:]]
   assert len({r.workdir for r in dropout + augmentation}) == 15
 
 

@@ -1,8 +1,8 @@
 """Section 4.1: random crops and horizontal flips against none, where there is overfitting to prevent; PCA lighting.
 
 Design: configs/proxy.py in the overfitting regime of sweeps.OVERFIT (as the dropout study: a fixed subset of 5,000
-training images, minival unchanged, 40 epochs of it, PCA lighting off in both arms; the crop+flip arm is the dropout
-study's dropout=0.5 arm, the same runs); 5 seeds per arm; metric: test top-1 error. The paper's PCA lighting
+training images, minival unchanged, 40 epochs of it, PCA lighting off in both arms; the arm without crops and flips
+is the dropout question's dropout=0.5 arm, the same runs); 5 seeds per arm; metric: test top-1 error. The paper's PCA lighting
 ("colour") cannot be tested on Fashion-MNIST: its images are grey, so the noise along the RGB principal components
 becomes a brightness jitter.
 
