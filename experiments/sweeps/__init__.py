@@ -18,8 +18,8 @@ OVERFIT = {'train_examples': 5_000, 'num_epochs': 40.0, 'eval_every_epochs': 1.0
 # least this many points above its training error at the end (mean over seeds; contrasts.regime_check). At the
 # proxy's own schedule, with dropout and augmentation on, minival error ends below the training error.
 OVERFIT_GAP = 3.0
-# Crops and flips off: the dropout question's two arms (in this regime, with crops and flips on, the net without
-# dropout does not overfit: docs/results.md, Dropout).
+# Crops and flips off: the augmentation question's arm without them and the dropout question's two arms (in this
+# regime, with crops and flips on, the net without dropout does not overfit: docs/results.md, Dropout).
 NO_AUGMENTATION = {'random_crop': False, 'pad_crop': 0, 'random_flip': False}
 
 
