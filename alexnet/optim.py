@@ -3,11 +3,13 @@
 Section 5's update rule:  v <- 0.9 v - 0.0005 * lr * w - lr * grad;   w <- w + v.
 The learning rate multiplies the gradient *before* the momentum trace, so when the rate drops, the velocity built up at
 the old rate is kept and decays at 0.9 per step, as in the paper (optax.sgd puts the rate after the trace, which would
-rescale the whole velocity at once). The rate lives in the optimiser state (optax.inject_hyperparams) so that the
-plateau rule can set it between steps without recompiling.
+rescale the whole velocity at once). The rate and the plateau rule's scale live in the optimiser state
+(optax.inject_hyperparams), so that the rule can set the scale between steps without recompiling.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 from typing import Any, Callable
 
 import jax
@@ -27,27 +29,33 @@ def weight_decay_mask(decay_biases: bool) -> Callable[[Any], Any]:
   return mask
 
 
-def paper_sgd(learning_rate, momentum: float, weight_decay: float,
-              decay_mask: Callable[[Any], Any] | None = None) -> optax.GradientTransformation:
-  """Section 5: v <- momentum * v - lr * (weight_decay * w + grad); the update is v."""
+def paper_sgd(learning_rate, momentum: float, weight_decay: float, decay_mask: Callable[[Any], Any] | None = None,
+              plateau_scale=1.0) -> optax.GradientTransformation:
+  """Section 5: v <- momentum * v - lr * (weight_decay * w + grad); the update is v. The rate is the schedule's
+  `learning_rate` times the plateau rule's `plateau_scale` (1 for other schedules), applied before the trace, so a
+  drop keeps the velocity."""
   return optax.chain(
       optax.add_decayed_weights(weight_decay, mask=decay_mask),
       optax.scale_by_learning_rate(learning_rate),
+      optax.scale(plateau_scale),
       optax.trace(decay=momentum),
   )
 
 
 def learning_rate_schedule(config: ml_collections.ConfigDict, steps_per_epoch: int) -> float | optax.Schedule:
-  """A constant for 'plateau' (the plateau rule sets the rate between steps) and 'constant'; a schedule otherwise."""
+  """The rate before the plateau rule's scale: for 'plateau' and 'constant', the base rate after a linear warm-up of
+  `warmup_epochs` (none at 0); for 'step' and 'cosine', their schedules."""
   lr = config.learning_rate
+  warmup = int(config.warmup_epochs * steps_per_epoch)
   if config.schedule in ('plateau', 'constant'):
-    return lr
+    if warmup == 0:
+      return lr
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)], [warmup])
   if config.schedule == 'step':  # Caffe's reference: x0.1 every step_epochs epochs.
     return optax.exponential_decay(lr, transition_steps=int(config.step_epochs * steps_per_epoch), decay_rate=0.1,
                                    staircase=True)
   if config.schedule == 'cosine':
     total = total_train_steps(config, steps_per_epoch)
-    warmup = int(config.warmup_epochs * steps_per_epoch)
     return optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps=max(warmup, 1), decay_steps=max(total, warmup + 1))
   raise ValueError(f'schedule must be one of {SCHEDULES}, got {config.schedule!r}')
 
@@ -61,41 +69,92 @@ def total_train_steps(config: ml_collections.ConfigDict, steps_per_epoch: int) -
 def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int) -> optax.GradientTransformation:
   return optax.inject_hyperparams(paper_sgd, static_args=('decay_mask',))(
       learning_rate=learning_rate_schedule(config, steps_per_epoch), momentum=config.momentum,
-      weight_decay=config.weight_decay, decay_mask=weight_decay_mask(config.decay_biases))
+      weight_decay=config.weight_decay, decay_mask=weight_decay_mask(config.decay_biases), plateau_scale=1.0)
 
 
-def current_learning_rate(opt_state) -> jax.Array:
-  return opt_state.hyperparams['learning_rate']
+def current_learning_rate(opt_state, apart: bool = False) -> jax.Array:
+  """The rate the next step uses (the schedule's rate times the plateau scale). `apart`: inside a step, computed
+  behind an optimisation barrier, so that XLA does not share the product with the update's and fuse the two
+  differently from one program to another (the summed step would then differ from the plain one in the last bit)."""
+  rate, scale = opt_state.hyperparams['learning_rate'], opt_state.hyperparams['plateau_scale']
+  if apart:
+    rate, scale = jax.lax.optimization_barrier((rate, scale))
+  return rate * scale
+
+
+def set_plateau_scale(opt_state, scale) -> Any:
+  hyperparams = dict(opt_state.hyperparams, plateau_scale=jnp.asarray(scale, jnp.float32))
+  return opt_state._replace(hyperparams=hyperparams)
 
 
 # --- The plateau rule: "divide the learning rate by 10 when the validation error rate stopped improving" (Section 5).
 
-def plateau_rule(config: ml_collections.ConfigDict) -> optax.GradientTransformationExtraArgs:
-  """optax.contrib.reduce_on_plateau, driven once per evaluation with the validation top-1 error.
+@dataclasses.dataclass(frozen=True)
+class Plateau:
+  """The plateau rule of one run, in evaluations and windows (docs/training.md, The plateau rule).
 
-  An evaluation improves when the error is below the best so far by more than `plateau_threshold`; after
-  `plateau_patience` evaluations without one the scale is divided by 10, at most `plateau_max_drops` times (its
-  min_scale is the scale after that many drops, computed with the same float32 products, so no further drop occurs).
-  """
-  if config.plateau_threshold <= 0:
-    raise ValueError(f'plateau_threshold must be > 0, got {config.plateau_threshold}')
-  min_scale = np.float32(1.0)
-  for _ in range(config.plateau_max_drops):
-    min_scale = np.float32(min_scale * np.float32(0.1))
-  return optax.contrib.reduce_on_plateau(factor=0.1, patience=config.plateau_patience, rtol=0.0,
-                                         atol=config.plateau_threshold, accumulation_size=1, min_scale=min_scale)
+  The rule judges *windows*: the mean minival top-1 error of the `evals_per_window` evaluations of each
+  `plateau_window_epochs`. A window improves when its mean is below the best window mean so far by more than
+  `plateau_threshold` (set from the measured evaluation-to-evaluation noise, so that noise alone rarely passes it).
+  After `patience` windows without an improvement the rate is divided by 10; the `cooldown` windows after a drop
+  count no plateau (their gains still set the best). The rule is *done* at the plateau after its `max_drops`-th drop
+  (the paper's stopping point); the scale then stays at the last drop's.
+
+  Built on optax.contrib.reduce_on_plateau (its accumulation_size is the window, its min_scale 0, so the scale
+  goes one drop past the last, which marks the rule done)."""
+  evals_per_window: int
+  patience: int
+  cooldown: int
+  threshold: float
+  max_drops: int
+
+  @classmethod
+  def from_config(cls, config: ml_collections.ConfigDict, steps_per_epoch: int, eval_every: int) -> Plateau:
+    """Windows, patience and cooldown are set in epochs; `eval_every` is the run's evaluation period in steps."""
+    window_steps = config.plateau_window_epochs * steps_per_epoch
+    return cls(evals_per_window=max(1, round(window_steps / eval_every)),
+               patience=max(1, round(config.plateau_patience_epochs / config.plateau_window_epochs)),
+               cooldown=round(config.plateau_cooldown_epochs / config.plateau_window_epochs),
+               threshold=config.plateau_threshold, max_drops=config.plateau_max_drops)
+
+  def transformation(self) -> optax.GradientTransformationExtraArgs:
+    return optax.contrib.reduce_on_plateau(factor=0.1, patience=self.patience, rtol=0.0, atol=self.threshold,
+                                           cooldown=self.cooldown, accumulation_size=self.evals_per_window,
+                                           min_scale=0.0)
+
+  def step(self, plateau_state, validation_error: float):
+    """Feeds one validation error to the rule; returns its new state."""
+    return _jitted_update(self)(plateau_state, jnp.float32(validation_error))
+
+  def last_scale(self) -> np.float32:
+    """The scale after `max_drops` drops, as the rule computes it (the same float32 products)."""
+    scale = np.float32(1.0)
+    for _ in range(self.max_drops):
+      scale = np.float32(scale * np.float32(0.1))
+    return scale
+
+  def drops(self, plateau_state) -> int:
+    """Drops so far (max_drops + 1 once the rule is done)."""
+    return min(int(round(-np.log10(float(plateau_state.scale)))), self.max_drops + 1)
+
+  def done(self, plateau_state) -> bool:
+    return bool(np.float32(plateau_state.scale) < self.last_scale())
+
+  def scale(self, plateau_state) -> jax.Array:
+    """The scale a step uses: the rule's, held at the last drop's once the rule is done."""
+    return jnp.maximum(plateau_state.scale, self.last_scale())
+
+  def window_closed(self, plateau_state) -> bool:
+    """True right after an evaluation that completed a window (the rule decided on it)."""
+    return int(plateau_state.count) == 0
 
 
-def init_plateau(rule: optax.GradientTransformationExtraArgs):
-  return rule.init(jnp.zeros((), jnp.float32))
+@functools.lru_cache(maxsize=None)
+def _jitted_update(rule: Plateau) -> Callable:
+  update = rule.transformation().update
+  return jax.jit(lambda state, value: update(jnp.zeros((), jnp.float32), state, value=value)[1])
 
 
-def step_plateau(rule: optax.GradientTransformationExtraArgs, plateau_state, validation_error: float):
-  """Feeds one validation error to the rule; returns its new state (its `scale` multiplies the base rate)."""
-  _, new_state = rule.update(jnp.zeros((), jnp.float32), plateau_state, value=jnp.float32(validation_error))
-  return new_state
-
-
-def set_learning_rate(opt_state, learning_rate) -> Any:
-  hyperparams = dict(opt_state.hyperparams, learning_rate=jnp.asarray(learning_rate, jnp.float32))
-  return opt_state._replace(hyperparams=hyperparams)
+def init_plateau():
+  """The rule's initial state (the same whatever its settings)."""
+  return optax.contrib.reduce_on_plateau(factor=0.1, atol=1.0).init(jnp.zeros((), jnp.float32))

@@ -78,6 +78,7 @@ class Progress:
     self._writer, self._total, self._every, self._images_per_step = writer, total_steps, every_steps, images_per_step
     self._start, self._parts = time.monotonic(), collections.defaultdict(float)
     self._last = None  # (step, time, seconds in timed parts) when the clock last read.
+    self.status = ''   # appended to each line: the plateau rule's drops so far, set by the loop.
 
   @contextlib.contextmanager
   def timed(self, name: str) -> Iterator[None]:
@@ -104,6 +105,8 @@ class Progress:
     if self._parts:
       message += f' ({_format_seconds(uptime)} : ' + ', '.join(
           f'{100 * dt / uptime:.1f}% {name}' for name, dt in sorted(self._parts.items())) + ')'
+    if self.status:
+      message += f'; {self.status}'
     logging.info('%s', message)
     self._writer.write_scalars(step, {'steps_per_sec': steps_per_sec, 'uptime': uptime,
                                       'train/images_per_sec': self.images_per_sec})

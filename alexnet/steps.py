@@ -51,7 +51,7 @@ def create_train_state(config, network: parallel.Network, tx: optax.GradientTran
   variables = network.init(jax.random.key(config.seed), image_shape)
   params = variables['params']
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=variables.get('batch_stats'),
-                    opt_state=tx.init(params), plateau=optim.init_plateau(optim.plateau_rule(config)))
+                    opt_state=tx.init(params), plateau=optim.init_plateau())
 
 
 def init_state(config, network: parallel.Network, tx: optax.GradientTransformation, image_shape):
@@ -94,7 +94,7 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
   top1, top5 = topk_errors(logits, labels)
   metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(), 'grad_norm': grad_norm,
-             'learning_rate': optim.current_learning_rate(state.opt_state), 'nonfinite': 1 - finite.astype(jnp.int32)}
+             'learning_rate': optim.current_learning_rate(state.opt_state, apart=True), 'nonfinite': 1 - finite.astype(jnp.int32)}
   new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                             batch_stats=state.batch_stats if new_stats is None else new_stats, opt_state=opt_state)
   if config.nonfinite == 'skip':  # a non-finite step changes nothing but the step count (the data moves on).
@@ -146,10 +146,10 @@ def jit_steps(config: ml_collections.ConfigDict, network: parallel.Network, tx: 
   return p_train_step, p_eval_step
 
 
-def apply_plateau(state: TrainState, validation_error: float, config: ml_collections.ConfigDict) -> TrainState:
-  """Feeds the validation error to the plateau rule and sets the rate to learning_rate * its scale."""
-  if config.schedule != 'plateau':
+def apply_plateau(state: TrainState, validation_error: float, rule: optim.Plateau | None) -> TrainState:
+  """Feeds the validation error to the plateau rule (None: the schedule is not 'plateau') and sets the optimiser's
+  plateau scale from it."""
+  if rule is None:
     return state
-  plateau = optim.step_plateau(optim.plateau_rule(config), state.plateau, validation_error)
-  opt_state = optim.set_learning_rate(state.opt_state, config.learning_rate * plateau.scale)
-  return state.replace(plateau=plateau, opt_state=opt_state)
+  plateau = rule.step(state.plateau, validation_error)
+  return state.replace(plateau=plateau, opt_state=optim.set_plateau_scale(state.opt_state, rule.scale(plateau)))

@@ -87,24 +87,25 @@ def open_data(config: ml_collections.ConfigDict) -> Data:
 @dataclasses.dataclass
 class Record:
   """What a run carries across resumes in each checkpoint's meta, so that summary.json covers the whole run: the
-  minival history, the skipped non-finite steps, the seconds trained before this process started, and the step the
-  batch order was built at (the data iterator's origin)."""
+  minival history, the plateau rule's drops, the skipped non-finite steps, the seconds trained before this process
+  started, and the step the batch order was built at (the data iterator's origin)."""
   history: list[dict[str, float]]
   skipped: int
   seconds_before: float
   data_origin: int
+  drops: list[dict[str, float]] = dataclasses.field(default_factory=list)
   started: float = dataclasses.field(default_factory=time.time)
 
   @classmethod
   def from_meta(cls, meta: dict, data_origin: int) -> Record:
     return cls(list(meta.get('minival_history', [])), meta.get('skipped_steps', 0), meta.get('elapsed_seconds', 0.0),
-               data_origin)
+               data_origin, list(meta.get('lr_drops', [])))
 
   def elapsed(self) -> float:
     return self.seconds_before + time.time() - self.started
 
   def meta(self, unlogged_skips: int) -> dict[str, Any]:
-    return {'minival_history': list(self.history), 'elapsed_seconds': self.elapsed(),
+    return {'minival_history': list(self.history), 'lr_drops': list(self.drops), 'elapsed_seconds': self.elapsed(),
             'skipped_steps': self.skipped + unlogged_skips, 'data_origin': self.data_origin}
 
 
@@ -140,6 +141,7 @@ class Run:
   steps_per_epoch: int
   total_steps: int
   eval_every: int
+  plateau: optim.Plateau | None  # the plateau rule, when schedule == 'plateau'.
   state_sharding: Any
   batch_sharding: Any
   p_train_step: Callable
@@ -158,6 +160,10 @@ class Run:
 
   def evaluate(self, state, split) -> dict[str, float]:
     return evaluate(state, split, self.stats, self.p_eval_step, self.config, self.batch_sharding)
+
+  def rule_done(self, state) -> bool:
+    """The plateau rule is done and ends the run (config.plateau_ends_run)."""
+    return self.plateau is not None and self.config.plateau_ends_run and self.plateau.done(state.plateau)
 
 
 def _initial_state(config, workdir: str, network, tx, image_shape, checkpoints: checkpoint.Checkpoints,
@@ -227,10 +233,11 @@ def _set_up(config, workdir: str, data: Data, step_fn: Callable) -> tuple[Run, s
   total_steps = optim.total_train_steps(config, steps_per_epoch)
   eval_every = (config.eval_every_steps if config.eval_every_steps > 0
                 else max(1, round(config.eval_every_epochs * steps_per_epoch)))
+  plateau = optim.Plateau.from_config(config, steps_per_epoch, eval_every) if config.schedule == 'plateau' else None
   profile = (progress.Profile(workdir, int(state.step) + 10, config.profile_steps)
              if config.profile_steps > 0 and jax.process_index() == 0 else None)
   run = Run(config=config, workdir=workdir, data=data, code=code, stats=stats, steps_per_epoch=steps_per_epoch,
-            total_steps=total_steps, eval_every=eval_every, state_sharding=state_sharding,
+            total_steps=total_steps, eval_every=eval_every, plateau=plateau, state_sharding=state_sharding,
             batch_sharding=network.batch_sharding(), p_train_step=p_train_step, p_eval_step=p_eval_step,
             checkpoints=checkpoints, writer=writer, profile=profile,
             report=progress.Progress(writer, total_steps, config.log_every_steps, config.batch_size))
@@ -266,13 +273,49 @@ def _evaluate_minival(run: Run, state: steps.TrainState, step: int,
   """Minival's metrics, fed to the plateau rule, written and added to the history."""
   with run.report.timed('eval'):
     metrics = run.evaluate(state, run.data.minival)
-  state = steps.apply_plateau(state, metrics['top1_error'], run.config)
+  before, on_grid = state.plateau, step % run.eval_every == 0  # the last step's extra evaluation is not the rule's.
+  state = steps.apply_plateau(state, metrics['top1_error'], run.plateau if on_grid else None)
   if run.state_sharding is not None:
     state = jax.device_put(state, run.state_sharding)
   lr = float(optim.current_learning_rate(state.opt_state))
   run.writer.write_scalars(step, {f'minival/{k}': v for k, v in metrics.items()} | {'minival/learning_rate': lr})
   record.history.append({'step': step, **metrics, 'learning_rate': lr})
+  if run.plateau is not None and on_grid:
+    _report_plateau(run, before, state.plateau, step, record)
   return state, metrics
+
+
+def drops_status(drops: list[dict[str, float]], max_drops: int) -> str:
+  """The progress line's note on the plateau rule: its drops so far and the rate now."""
+  if not drops:
+    return ''
+  return (f"lr {drops[-1]['learning_rate']:g} after {len(drops)} of {max_drops} drops (steps "
+          f"{', '.join(str(d['step']) for d in drops)}); the plateau rule may end the run before the ETA")
+
+
+def _report_plateau(run: Run, before, after, step: int, record: Record) -> None:
+  """After a window closes: its mean on TensorBoard; a drop or the rule's end in the log and in `record.drops`."""
+  rule = run.plateau
+  if not rule.window_closed(after):
+    return
+  window = [h['top1_error'] for h in record.history[-rule.evals_per_window:]]
+  mean = float(np.mean(window))
+  run.writer.write_scalars(step, {'plateau/window_error': mean, 'plateau/best_window_error': float(after.best_value),
+                                  'plateau/drops': min(rule.drops(after), rule.max_drops)})
+  if rule.drops(after) == rule.drops(before):
+    return
+  why = (f'minival error {100 * mean:.2f}% (mean of {len(window)} evaluations) has not beaten the best window '
+         f'{100 * float(after.best_value):.2f}% by {100 * rule.threshold:.2f} points for {rule.patience} window(s)')
+  epoch = step / run.steps_per_epoch
+  if rule.done(after):
+    logging.info('plateau rule done at step %d (epoch %.2f): %s after its last drop%s', step, epoch, why,
+                 '; the run ends here' if run.config.plateau_ends_run else '')
+    return
+  lr = float(run.config.learning_rate * rule.scale(after))
+  record.drops.append({'step': step, 'epoch': epoch, 'learning_rate': lr, 'window_error': mean})
+  run.report.status = drops_status(record.drops, rule.max_drops)
+  logging.info('plateau: learning rate / 10 -> %g at step %d (epoch %.2f; drop %d of %d): %s', lr, step, epoch,
+               rule.drops(after), rule.max_drops, why)
 
 
 def _loop(run: Run, state: steps.TrainState, record: Record,
@@ -284,7 +327,7 @@ def _loop(run: Run, state: steps.TrainState, record: Record,
   step, minival, wait = int(state.step), {}, wait_each_step()
   sums, window = steps.zero_sums(), 0
   with signals.StopSignals() as stop_signals:
-    while step < run.total_steps:
+    while step < run.total_steps and not run.rule_done(state):
       state, sums = run.p_train_step(state, sums, put_batch(next(batches), run.batch_sharding), run.stats)
       if wait:
         jax.block_until_ready(sums)
@@ -304,6 +347,7 @@ def _loop(run: Run, state: steps.TrainState, record: Record,
         sums, window, unlogged_skips = steps.zero_sums(), 0, 0
       if do_eval:
         state, minival = _evaluate_minival(run, state, step, record)
+        save = save or run.rule_done(state)
       if (save or stop) and run.checkpoints.latest_step() != step:
         with run.report.timed('checkpoint'):
           run.checkpoints.save(step, state, record.meta(unlogged_skips), batches)
@@ -312,6 +356,13 @@ def _loop(run: Run, state: steps.TrainState, record: Record,
         raise Preempted(f'{stop_signals.received or "preemption notice"} at step {step}: saved checkpoint {step} in '
                         f'{run.checkpoints.directory}; run the same command to resume.')
   return state, minival
+
+
+def end_reason(run: Run, state: steps.TrainState) -> str:
+  """Why the run ended: 'plateau rule done', or the cap ('num_epochs' or 'num_train_steps')."""
+  if run.rule_done(state):
+    return 'plateau rule done'
+  return 'num_train_steps' if run.config.num_train_steps > 0 else 'num_epochs'
 
 
 def _finish(run: Run, state: steps.TrainState, record: Record, minival: dict[str, float]) -> dict[str, Any]:
@@ -328,7 +379,8 @@ def _finish(run: Run, state: steps.TrainState, record: Record, minival: dict[str
              'minival_top5_error': minival.get('top5_error'), 'minival_loss': minival.get('loss'),
              'minival_examples': run.data.minival.num_examples if run.data.minival else 0,
              'train_images_per_sec': run.report.images_per_sec, 'wall_seconds': record.elapsed(),
-             'skipped_steps': record.skipped, **run.code, 'minival_history': record.history}
+             'skipped_steps': record.skipped, 'end_reason': end_reason(run, state), 'lr_drops': record.drops,
+             **run.code, 'minival_history': record.history}
   if jax.process_index() == 0:
     with open(os.path.join(run.workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)
@@ -358,6 +410,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow
   try:
     batches, data_origin = train_batches(run.data.train, config, run.checkpoints, meta, int(state.step))
     record = Record.from_meta(meta, data_origin)
+    if run.plateau is not None:
+      run.report.status = drops_status(record.drops, run.plateau.max_drops)
     state, minival = _loop(run, state, record, batches)
   finally:
     run.checkpoints.close()

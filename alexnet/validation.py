@@ -44,9 +44,9 @@ CHOICES = {
 }
 POSITIVE = ('batch_size', 'learning_rate', 'image_size', 'num_classes', 'log_every_steps', 'checkpoint_every_steps',
             'max_checkpoints', 'eval_every_epochs', 'plateau_threshold', 'stats_max_examples', 'conv1_stride',
-            'step_epochs')
+            'step_epochs', 'plateau_window_epochs', 'plateau_patience_epochs')
 NON_NEGATIVE = ('minival_examples', 'resize_size', 'pad_crop', 'pca_lighting', 'momentum', 'weight_decay',
-                'warmup_epochs', 'plateau_patience', 'plateau_max_drops', 'profile_steps')
+                'warmup_epochs', 'plateau_cooldown_epochs', 'plateau_max_drops', 'profile_steps')
 LENGTHS = {'conv_features': 5, 'conv_kernels': 5, 'fc_features': 2}
 
 # Fields that say where and how a run executes, not what it computes.
@@ -135,6 +135,28 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
   if config.schedule == 'plateau' and config.minival_examples == 0:
     raise ConfigError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
                       'split is not offered)')
+  _check_plateau_epochs(config)
+
+
+def _whole_multiple(value: float, of: float) -> bool:
+  return value >= of and abs(value / of - round(value / of)) < 1e-6
+
+
+def _check_plateau_epochs(config: ml_collections.ConfigDict) -> None:
+  """The plateau rule's durations are in epochs: a window holds whole evaluations, patience and cooldown whole
+  windows, so the same error curve gives the same drops at any evaluation rate."""
+  if config.schedule != 'plateau':
+    return
+  window = config.plateau_window_epochs
+  if config.eval_every_steps == -1 and not _whole_multiple(window, config.eval_every_epochs):
+    raise ConfigError(f'config.plateau_window_epochs ({window}) must be a whole multiple of eval_every_epochs '
+                      f'({config.eval_every_epochs}): a window holds whole evaluations')
+  if not _whole_multiple(config.plateau_patience_epochs, window):
+    raise ConfigError(f'config.plateau_patience_epochs ({config.plateau_patience_epochs}) must be a whole multiple of '
+                      f'plateau_window_epochs ({window})')
+  if config.plateau_cooldown_epochs and not _whole_multiple(config.plateau_cooldown_epochs, window):
+    raise ConfigError(f'config.plateau_cooldown_epochs ({config.plateau_cooldown_epochs}) must be 0 or a whole '
+                      f'multiple of plateau_window_epochs ({window})')
 
 
 def _check_conv1_padding(spec: str) -> None:

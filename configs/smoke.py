@@ -18,7 +18,8 @@ def get_config():
   c.batch_size = 32
   c.learning_rate = 0.01
   c.schedule = 'plateau'
-  c.plateau_patience = 2
+  c.warmup_epochs = 0.0
+  c.plateau_patience_epochs = 2.0
   c.num_epochs = 4.0
   c.log_every_steps = 10
   c.eval_every_steps = 20

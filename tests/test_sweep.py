@@ -53,7 +53,8 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   assert {r.config.parallelism for r in towers} == {'mesh'}
   assert [r.seed for r in towers] == [0, 1, 2, 3, 4] * 3
   # The study runs the proxy's own schedule; the base point of two sweeps is one run.
-  assert all(r.config.config_name == 'proxy' and r.config.num_epochs == 4.0 for r in towers)
+  assert all(r.config.config_name == 'proxy' and r.config.num_epochs == 30.0 and r.config.plateau_ends_run
+             for r in towers)
   lrn = plan_of('lrn')
   assert lrn[0].workdir == towers[0].workdir == '/runs/base,seed=0'
   assert [r.point for r in lrn[::5]] == ['lrn=paper', 'lrn=none', 'lrn=caffe', 'lrn=batchnorm']

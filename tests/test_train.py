@@ -64,7 +64,7 @@ def test_update_rule_matches_section_5(decay_biases):
   for step in range(20):
     if step == 10:
       lr = 0.001
-      opt_state = optim.set_learning_rate(opt_state, lr)
+      opt_state = optim.set_plateau_scale(opt_state, 0.1)
     grads = {'conv1': {k: rng.normal(size=x.shape).astype(np.float32) for k, x in w.items()}}
     updates, opt_state = tx.update(grads, opt_state, params)
     params = jax.tree.map(lambda p, u: p + u, params, updates)
@@ -84,25 +84,9 @@ def test_velocity_is_kept_when_the_rate_drops():
   params = {'w': jnp.zeros(())}
   state = tx.init(params)
   _, state = tx.update({'w': jnp.ones(())}, state, params)  # v = -0.01
-  state = optim.set_learning_rate(state, 0.001)
+  state = optim.set_plateau_scale(state, 0.1)
   updates, _ = tx.update({'w': jnp.ones(())}, state, params)
   np.testing.assert_allclose(updates['w'], 0.9 * -0.01 - 0.001, rtol=1e-6)
-
-
-def test_plateau_schedule_follows_a_scripted_error_sequence():
-  config = imagenet_config.get_config()
-  config.plateau_patience, config.plateau_threshold, config.plateau_max_drops = 2, 0.01, 3
-  params = {'w': jnp.zeros((2,))}
-  tx = optim.make_optimizer(config, steps_per_epoch=10)
-  state = steps.TrainState(step=jnp.zeros((), jnp.int32), params=params, batch_stats=None, opt_state=tx.init(params),
-                           plateau=optim.init_plateau(optim.plateau_rule(config)))
-  errors = [0.5, 0.4, 0.395, 0.40, 0.30, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
-  expected = [1e-2, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5, 1e-5]
-  rates = []
-  for error in errors:
-    state = steps.apply_plateau(state, error, config)
-    rates.append(float(optim.current_learning_rate(state.opt_state)))
-  np.testing.assert_allclose(rates, expected, rtol=1e-5)
 
 
 def test_minival_is_held_out_of_training():
@@ -132,19 +116,61 @@ def test_the_test_split_is_evaluated_once_and_the_plateau_reads_minival(tmp_path
   def scripted_evaluate(state, split, stats, p_eval_step, config, batch_sharding):
     del stats, p_eval_step, config, batch_sharding
     calls.append((split.name, int(state.step)))
-    # minival never improves after its first value: the rate drops after every `plateau_patience` evaluations;
-    # the test split's error is worse still, and must not reach the plateau rule.
+    # minival never improves after its first window: with windows of 2 evaluations (an epoch is 24 steps) and a
+    # patience of one window, the rate drops after the second window; the test split's error is worse still, and
+    # must not reach the plateau rule.
     return {'loss': 1.0, 'top1_error': 0.5 if split.name.endswith('[768:1024]') else 0.9, 'top5_error': 0.1}
 
   monkeypatch.setattr(train, 'evaluate', scripted_evaluate)
   config = smoke_config.get_config()
   config.num_train_steps, config.eval_every_steps, config.checkpoint_every_steps = 60, 10, 60
-  config.plateau_patience = 2
+  config.plateau_patience_epochs = 1.0
   summary = train.train_and_evaluate(config, str(tmp_path))
   assert calls == [('synthetic:train[768:1024]', s) for s in (10, 20, 30, 40, 50, 60)] + [('synthetic:test', 60)]
   rates = [h['learning_rate'] for h in summary['minival_history']]
-  np.testing.assert_allclose(rates, [1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4], rtol=1e-5)
+  np.testing.assert_allclose(rates, [1e-2, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3], rtol=1e-5)
   assert summary['top1_error'] == 0.9 and summary['minival_top1_error'] == 0.5
+  assert [d['step'] for d in summary['lr_drops']] == [40] and summary['end_reason'] == 'num_train_steps'
+
+
+def flat_minival(calls):
+  """A scripted `train.evaluate`: minival's error is 0.5 at every evaluation (it never improves after the first
+  window), the test split's 0.9; the evaluated steps are appended to `calls`."""
+  def scripted_evaluate(state, split, stats, p_eval_step, config, batch_sharding):
+    del stats, p_eval_step, config, batch_sharding
+    calls.append(int(state.step))
+    return {'loss': 1.0, 'top1_error': 0.5 if split.name.endswith('[768:1024]') else 0.9, 'top5_error': 0.1}
+  return scripted_evaluate
+
+
+@pytest.mark.slow
+def test_the_plateau_rule_ends_the_run_and_resumes_mid_patience_bitwise(tmp_path, monkeypatch):
+  """Windows of 4 evaluations (an epoch of 24 steps, minival every 6), patience 2 epochs, cooldown 1, 3 drops: on a
+  flat minival error the rate drops after epochs 3, 6 and 9 and the rule ends the run after epoch 12 (step 288),
+  well before the 480-step cap. Stopped at step 132 (mid-window, one window into a patience) and resumed, the run
+  makes the same drops, ends at the same step and holds the same state, bit for bit."""
+  monkeypatch.setattr(train, 'evaluate', flat_minival([]))
+  config = smoke_config.get_config()
+  config.num_train_steps, config.eval_every_steps, config.checkpoint_every_steps = 480, 6, 1000
+  config.plateau_patience_epochs, config.plateau_cooldown_epochs, config.plateau_max_drops = 2.0, 1.0, 3
+  config.dropout_rate, config.log_every_steps = 0.5, 24
+  straight = train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  assert [d['step'] for d in straight['lr_drops']] == [72, 144, 216]
+  np.testing.assert_allclose([d['learning_rate'] for d in straight['lr_drops']], [1e-3, 1e-4, 1e-5], rtol=1e-5)
+  assert straight['step'] == 288 and straight['end_reason'] == 'plateau rule done'
+
+  config.num_train_steps = 132
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  config.num_train_steps = 480
+  resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  for key in ('lr_drops', 'end_reason', 'step', 'minival_history', 'top1_error'):
+    assert resumed[key] == straight[key], key
+  (step_a, state_a), (step_b, state_b) = latest_checkpoint(tmp_path / 'straight'), latest_checkpoint(tmp_path / 'resumed')
+  assert step_a == step_b == 288
+  for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b), strict=True):
+    np.testing.assert_array_equal(a, b)
+  again = train.train_and_evaluate(config, str(tmp_path / 'resumed'))  # the same command on a finished run
+  assert again['step'] == 288 and again['lr_drops'] == straight['lr_drops']
 
 
 def test_the_plateau_rule_needs_a_minival(tmp_path):

@@ -2,13 +2,14 @@
 own schedule (`--schedule=full`), everything else as configs/default.py. Selected: the lowest final minival top-1
 error. input_scale = 1/80 is not tuned: it is about one over the training pixels' standard deviation after mean
 subtraction (docs/results.md, the default), so that He init sees unit-scale inputs. One seed: this picks a setting,
-it is not a finding. The rule picked 0.1, the grid's largest rate; configs/default.py holds it (so the 0.1 point is
-now the base config's run, `base,seed=0`).
+it is not a finding. The rule picked 0.1, the grid's largest rate (so the 0.1 point is the base config's run,
+`base,seed=0`). These runs trained on the cosine schedule (configs/default_cosine.py, the default's before the plateau
+rule); configs/default.py keeps 0.1 for the plateau rule without re-tuning it.
 
   python -m experiments.sweep --sweep=experiments/sweeps/tune_default.py --workdir=runs/tune_default \
       --schedule=full --jobs=1
 """
-BASE = 'configs/default.py'
+BASE = 'configs/default_cosine.py'
 TITLE = 'Default config: learning rate, selected on minival'
 METRIC = 'minival_top1_error'  # the contrasts read minival only.
 SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep_report.selection).

@@ -1,0 +1,1 @@
+python -m alexnet.main --config=configs/default.py --workdir=runs/pilot_default --config.data_dir=$HOME/tensorflow_datasets --config.schedule=constant --config.num_epochs=5 --config.eval_every_epochs=0.25 --config.seed=100
