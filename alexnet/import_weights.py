@@ -35,6 +35,7 @@ import numpy as np
 
 from alexnet import caffe_proto
 from alexnet import model as model_lib
+from alexnet import torch_file
 from alexnet.data import imaging
 
 EXIT_BAD_INPUT = 2
@@ -86,22 +87,15 @@ def read_torch_state(path: str) -> dict[str, np.ndarray]:
   what = "torchvision's alexnet state_dict (torch.save(model.state_dict()))"
   _read_bytes(path, what)
   try:
-    import torch  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    raise WeightsError(f'{path}: reading a PyTorch file needs torch (pip install torch==2.13.0)') from None
-  try:
-    state = torch.load(path, map_location='cpu', weights_only=True)
-  except Exception as e:  # pylint: disable=broad-except
-    first = (str(e).strip().splitlines() or [''])[0]
-    raise WeightsError(f'{path}: not a readable PyTorch file ({type(e).__name__}: {first}); expected {what}') from None
-  if not isinstance(state, dict):
-    raise WeightsError(f'{path}: holds a {type(state).__name__}, not a state_dict; expected {what}')
+    state = torch_file.load_state_dict(path)  # no torch needed
+  except torch_file.TorchFileError as e:
+    raise WeightsError(f'{path}: not a readable PyTorch state_dict ({e}); expected {what}') from None
   expected = [f'{v}.{p}' for v in TORCH_LAYERS.values() for p in ('weight', 'bias')]
   if sorted(state) != sorted(expected):
     found = ', '.join(list(state)[:6]) + (' ...' if len(state) > 6 else '')
     raise WeightsError(f'{path} is not torchvision\'s alexnet: expected keys {", ".join(expected[:4])} ... '
                        f'{expected[-1]}; found {found}')
-  return {k: v.detach().cpu().numpy().astype(np.float32) for k, v in state.items()}
+  return {k: v.astype(np.float32) for k, v in state.items()}
 
 
 def read_caffe_mean(path: str) -> np.ndarray:

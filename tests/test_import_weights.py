@@ -193,50 +193,72 @@ def test_the_full_size_net_maps_onto_configs_imagenet():
 
 # ------------------------------------------------------------------------------------------------- torchvision
 
-def torchvision_alexnet(torch):
-  """torchvision.models.alexnet(weights=None); where torchvision does not import (PyPI's torchvision wheels link
-  CUDA's libraries, which torch's CPU build lacks), the same module tree as torchvision/models/alexnet.py defines it,
-  in plain torch: the same state_dict keys and forward pass."""
-  try:
-    import torchvision  # pylint: disable=g-import-not-at-top
-    return torchvision.models.alexnet(weights=None)
-  except Exception:  # pylint: disable=broad-except
-    nn = torch.nn
+# torchvision itself, in the interpreter that has it (Debian's python3-torchvision for the system Python): a random
+# alexnet's state_dict, its parameter count and its logits on fixed images; and a resnet-like state_dict.
+TORCHVISION_SCRIPT = """
+import sys
+import numpy as np, torch, torchvision
+out = sys.argv[1]
+torch.manual_seed(0)
+net = torchvision.models.alexnet().eval()
+torch.save(net.state_dict(), out + '/alexnet.pth')
+pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+with torch.no_grad():
+  x = torch.from_numpy(((pixels / 255 - mean) / std).transpose(0, 3, 1, 2).astype(np.float32))
+  np.save(out + '/logits.npy', net(x).double().numpy())
+np.save(out + '/pixels.npy', pixels)
+torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7), 'bn1.weight': torch.zeros(64)}, out + '/resnet.pth')
+print(torchvision.__version__, torch.__version__, sum(p.numel() for p in net.parameters()))
+"""
+SYSTEM_PYTHON = '/usr/bin/python3'  # Debian's, where apt-get install python3-torchvision puts torchvision.
 
-    class AlexNet(nn.Module):
 
-      def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2))
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, 1000))
-
-      def forward(self, x):
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-    return AlexNet()
+@pytest.fixture(scope='module')
+def torchvision_files(tmp_path_factory):
+  """(folder of torchvision's files, its version line), or a skip where no interpreter has torchvision; in CI
+  (.ci/run installs Debian's python3-torchvision) the test fails instead."""
+  has = os.path.exists(SYSTEM_PYTHON) and subprocess.run([SYSTEM_PYTHON, '-c', 'import torchvision'],
+                                                         capture_output=True).returncode == 0
+  if not has:
+    message = f'{SYSTEM_PYTHON} has no torchvision (apt-get install python3-torchvision)'
+    if os.environ.get('CI') == 'true':
+      pytest.fail(message)
+    pytest.skip(message)
+  out = tmp_path_factory.mktemp('torchvision')
+  made = subprocess.run([SYSTEM_PYTHON, '-c', TORCHVISION_SCRIPT, str(out)], capture_output=True, text=True,
+                        timeout=600, env={'PATH': os.environ.get('PATH', '')})
+  assert made.returncode == 0, made.stderr[-3000:]
+  return out, made.stdout.split()
 
 
 @pytest.mark.slow
-def test_torchvision_import_is_torchvisions_forward_pass(tmp_path):
-  torch = pytest.importorskip('torch', reason='torch is not installed (pip install torch==2.13.0)')
-  torch.manual_seed(0)
-  net = torchvision_alexnet(torch).eval()
-  torch.save(net.state_dict(), tmp_path / 'alexnet.pth')
-  import_weights.import_torchvision(str(tmp_path / 'alexnet.pth'), str(tmp_path / 'run'))
-  pixels = np.random.default_rng(3).uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
-  mean, std = np.asarray(import_weights.TORCH_MEAN), np.asarray(import_weights.TORCH_STD)
-  with torch.no_grad():
-    reference = net(torch.from_numpy(((pixels / 255 - mean) / std).transpose(0, 3, 1, 2)).float()).double().numpy()
+def test_torchvision_import_is_torchvisions_forward_pass(torchvision_files, tmp_path):
+  """torchvision.models.alexnet(), run by torchvision in its own interpreter: its state_dict (read here without torch)
+  imports into configs/torchvision.py's net, which gives torchvision's logits."""
+  files, (_, _, count) = torchvision_files
+  assert int(count) == 61_100_840
+  import_weights.import_torchvision(str(files / 'alexnet.pth'), str(tmp_path / 'run'))
+  params = checkpoint.restore_state(str(tmp_path / 'run'))[0]['params']
+  assert sum(int(np.prod(p.shape)) for p in jax.tree.leaves(params)) == 61_100_840
+  pixels, mean = np.load(files / 'pixels.npy'), np.asarray(import_weights.TORCH_MEAN)
   ours = logits_of(tmp_path / 'run', pixels - 255 * mean.astype(np.float32))
-  assert_parity(ours, reference)
+  assert_parity(ours, np.load(files / 'logits.npy'))
+
+
+@pytest.mark.slow
+def test_a_resnet_state_dict_is_refused(torchvision_files, tmp_path):
+  files, _ = torchvision_files
+  with pytest.raises(import_weights.WeightsError, match="is not torchvision's alexnet: expected keys features.0"):
+    import_weights.import_torchvision(str(files / 'resnet.pth'), str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_file_that_is_not_a_state_dict_is_one_line(tmp_path):
+  (tmp_path / 'notes.pth').write_text('not a checkpoint')
+  with pytest.raises(import_weights.WeightsError, match=r'not a readable PyTorch state_dict \(not a zip archive'):
+    import_weights.import_torchvision(str(tmp_path / 'notes.pth'), str(tmp_path / 'run'))
+  assert not (tmp_path / 'run').exists()
 
 
 # ------------------------------------------------------------------------------------------------- bad input
@@ -257,14 +279,6 @@ def test_bad_weight_files_are_one_line_naming_the_file(tmp_path, blobs):
   assert not (tmp_path / 'run').exists()
 
 
-def test_a_resnet_state_dict_is_refused(tmp_path):
-  torch = pytest.importorskip('torch', reason='torch is not installed (pip install torch==2.13.0)')
-  torch.save({'conv1.weight': torch.zeros(64, 3, 7, 7), 'bn1.weight': torch.zeros(64)}, tmp_path / 'resnet.pth')
-  with pytest.raises(import_weights.WeightsError, match="is not torchvision's alexnet: expected keys features.0"):
-    import_weights.import_torchvision(str(tmp_path / 'resnet.pth'), str(tmp_path / 'run'))
-  assert not (tmp_path / 'run').exists()
-
-
 @pytest.mark.slow
 def test_cli_imports_and_refuses_in_one_line(tmp_path, blobs):
   write_caffemodel(tmp_path / 'net.caffemodel', blobs)
@@ -277,3 +291,18 @@ def test_cli_imports_and_refuses_in_one_line(tmp_path, blobs):
   assert bad.returncode == 2
   assert bad.stderr.strip().splitlines()[-1].startswith(f'error: {tmp_path / "nothing.caffemodel"}: no such file')
   assert not (tmp_path / 'other').exists()
+
+
+class _RunsCode:
+  def __reduce__(self):
+    return (os.system, ('echo this must not run',))
+
+
+def test_a_state_dict_file_that_would_run_code_is_refused(tmp_path):
+  """The reader resolves only what a state_dict holds: a pickled call to os.system is refused, not made."""
+  import pickle  # pylint: disable=g-import-not-at-top
+  import zipfile  # pylint: disable=g-import-not-at-top
+  with zipfile.ZipFile(tmp_path / 'evil.pth', 'w') as archive:
+    archive.writestr('archive/data.pkl', pickle.dumps({'features.0.weight': _RunsCode()}, protocol=2))
+  with pytest.raises(import_weights.WeightsError, match=r'system is not part of a state_dict'):
+    import_weights.import_torchvision(str(tmp_path / 'evil.pth'), str(tmp_path / 'run'))
