@@ -75,13 +75,14 @@ def main(argv):
   # pylint: disable=g-import-not-at-top
   from alexnet import train
   from alexnet import validation
+  from alexnet import workdir_lock
   from alexnet.data import errors
   # pylint: enable=g-import-not-at-top
   logging.info('JAX devices: %s (process %d of %d)', jax.devices(), jax.process_index(), jax.process_count())
   try:
     train.train_and_evaluate(config, FLAGS.workdir, allow_config_change=FLAGS.allow_config_change,
                              reference=imagenet.get_config())
-  except (validation.ConfigError, errors.DataError) as e:
+  except (validation.ConfigError, errors.DataError, workdir_lock.WorkdirBusy) as e:
     _exit(EXIT_BAD_INPUT, str(e))
   except train.Preempted as e:
     _exit(EXIT_PREEMPTED, f'stopped: {e}')

@@ -94,7 +94,8 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
   top1, top5 = topk_errors(logits, labels)
   metrics = {'loss': loss, 'top1_error': top1.mean(), 'top5_error': top5.mean(), 'grad_norm': grad_norm,
-             'learning_rate': optim.current_learning_rate(state.opt_state, apart=True), 'nonfinite': 1 - finite.astype(jnp.int32)}
+             'learning_rate': optim.current_learning_rate(state.opt_state, apart=True),
+             'nonfinite': 1 - finite.astype(jnp.int32)}
   new_state = state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
                             batch_stats=state.batch_stats if new_stats is None else new_stats, opt_state=opt_state)
   if config.nonfinite == 'skip':  # a non-finite step changes nothing but the step count (the data moves on).

@@ -23,6 +23,7 @@ from alexnet import provenance
 from alexnet import signals
 from alexnet import steps
 from alexnet import validation
+from alexnet import workdir_lock
 from alexnet.data import errors
 from alexnet.data import order
 from alexnet.data import sources
@@ -325,9 +326,9 @@ def _loop(run: Run, state: steps.TrainState, record: Record,
   Train metrics are summed on the device and fetched only when something is due; the loop waits for each step only
   where `wait_each_step` says so."""
   step, minival, wait = int(state.step), {}, wait_each_step()
-  sums, window = steps.zero_sums(), 0
+  sums, window, done = steps.zero_sums(), 0, run.rule_done(state)  # done changes only at an evaluation.
   with signals.StopSignals() as stop_signals:
-    while step < run.total_steps and not run.rule_done(state):
+    while step < run.total_steps and not done:
       state, sums = run.p_train_step(state, sums, put_batch(next(batches), run.batch_sharding), run.stats)
       if wait:
         jax.block_until_ready(sums)
@@ -347,7 +348,8 @@ def _loop(run: Run, state: steps.TrainState, record: Record,
         sums, window, unlogged_skips = steps.zero_sums(), 0, 0
       if do_eval:
         state, minival = _evaluate_minival(run, state, step, record)
-        save = save or run.rule_done(state)
+        done = run.rule_done(state)
+        save = save or done
       if (save or stop) and run.checkpoints.latest_step() != step:
         with run.report.timed('checkpoint'):
           run.checkpoints.save(step, state, record.meta(unlogged_skips), batches)
@@ -395,17 +397,25 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow
   Evaluation protocol: the last `minival_examples` training examples are held out as minival; every periodic
   evaluation and the plateau rule read minival. The test split is evaluated once, at the end.
 
-  Faults: a bad config, a missing dataset or a workdir of another config raise before anything is written
-  (validation.ConfigError, errors.DataError); SIGTERM/SIGINT save a checkpoint at the state's step and raise
-  Preempted; a non-finite step raises NonFiniteError before any checkpoint holds it. Checkpoints are written to a
-  temporary directory and renamed when complete, so a run killed at any moment resumes from the last complete one.
+  Faults: a bad config, a missing dataset, a workdir of another config or one that another run holds raise before
+  anything is written (validation.ConfigError, errors.DataError, workdir_lock.WorkdirBusy); SIGTERM/SIGINT save a
+  checkpoint at the state's step and raise Preempted; a non-finite step raises NonFiniteError before any checkpoint
+  holds it. Checkpoints are written to a temporary directory and renamed when complete, so a run killed at any
+  moment resumes from the last complete one.
 
   `reference`: the config `config` derives from, for validation.validate and validation.check_workdir.
   `step_fn` is the training step (`steps.train_step`); another with its signature changes what a step computes.
   """
   validation.validate(config, len(jax.devices()), jax.process_count(), reference)
   validation.check_workdir(config, workdir, allow_config_change, reference)
-  run, state, meta = _set_up(config, workdir, open_data(config), step_fn)
+  data = open_data(config)
+  with workdir_lock.hold(workdir, lead=jax.process_index() == 0):
+    return _train(config, workdir, data, step_fn)
+
+
+def _train(config, workdir: str, data: Data, step_fn: Callable) -> dict[str, Any]:
+  """train_and_evaluate's run, its workdir held."""
+  run, state, meta = _set_up(config, workdir, data, step_fn)
   batches = None
   try:
     batches, data_origin = train_batches(run.data.train, config, run.checkpoints, meta, int(state.step))

@@ -5,7 +5,10 @@
 - SIGKILL during a step, and during a checkpoint write: the same command resumes from the last complete checkpoint
   and ends bitwise the same.
 - Two processes on jax.distributed (gloo on CPU), 2 virtual devices each, one (2, 2) mesh: the same final parameters
-  and metrics as one process with 4 devices; killing one process makes the other exit with a clear error.
+  and metrics as one process with 4 devices (they share the workdir's lock); killing one process makes the other exit
+  with a clear error.
+- One owner per workdir: a second run on a workdir in use is refused in one line, exit 2, and the first ends as if
+  alone; a run SIGKILLed while holding the lock leaves it free for the same command.
 """
 import json
 import os
@@ -121,6 +124,7 @@ def test_sigkill_during_a_step_then_the_same_command_ends_bitwise_the_same(tmp_p
   wait_for(workdir / 'checkpoints' / '40', proc)
   proc.kill()
   assert proc.wait(timeout=60) == -signal.SIGKILL
+  assert str(proc.pid) in (workdir / 'run.lock').read_text()  # the killed run held the lock; the kernel freed it.
   result = run(workdir)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'Resumed from' in result.stderr
@@ -139,6 +143,24 @@ def test_sigkill_during_a_checkpoint_write_leaves_a_usable_workdir(tmp_path, str
   assert f'Resumed from {workdir} at step 20' in result.stderr
   assert not any('tmp' in e for e in os.listdir(workdir / 'checkpoints'))  # the partial write was cleaned up.
   assert_same_run(final(workdir), straight)
+
+
+def test_a_second_run_on_a_workdir_in_use_is_refused_and_the_first_ends_as_if_alone(tmp_path):
+  workdir = tmp_path / 'run'
+  longer = ('--config.num_train_steps=1200', '--config.schedule=constant')  # still running when the second starts
+  first = start(workdir, *longer)
+  wait_for(workdir / 'checkpoints' / '20', first)
+  config_json = (workdir / 'config.json').read_bytes()
+  second = run(workdir, *longer)
+  last = second.stderr.strip().splitlines()[-1]
+  assert second.returncode == 2 and 'Traceback' not in second.stderr, second.stderr[-3000:]
+  assert last.startswith(f'error: {workdir} is in use by another run (pid {first.pid} on '), last
+  assert 'alexnet/main.py --config=configs/smoke.py' in last and last.endswith('or use another --workdir')
+  assert first.poll() is None  # the first was still running: the refusal was the lock's, not a finished run's.
+  assert first.wait(timeout=300) == 0
+  assert (workdir / 'config.json').read_bytes() == config_json
+  assert len([n for n in os.listdir(workdir) if n.startswith('events.out')]) == 1  # the second wrote no events.
+  assert json.loads((workdir / 'summary.json').read_text())['step'] == 1200
 
 
 def _free_port() -> int:
@@ -164,6 +186,7 @@ def test_two_processes_on_one_mesh_match_one_process(tmp_path, straight):
   codes = [p.wait(timeout=300) for p in procs]
   logs = [(tmp_path / f'log{i}').read_text() for i in range(2)]
   assert codes == [0, 0], logs[0][-3000:] + logs[1][-3000:]
+  assert str(procs[0].pid) in (two / 'run.lock').read_text()  # process 0 held the workdir for both.
   assert "devices {'data': 2, 'tower': 2} over 2 process(es)" in logs[0]
   assert 'train/loss' in logs[0] and 'train/loss' not in logs[1]  # only the first process logs progress.
   (state_one, summary_one), (state_two, summary_two) = final(one), final(two)

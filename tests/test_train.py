@@ -165,7 +165,8 @@ def test_the_plateau_rule_ends_the_run_and_resumes_mid_patience_bitwise(tmp_path
   resumed = train.train_and_evaluate(config, str(tmp_path / 'resumed'))
   for key in ('lr_drops', 'end_reason', 'step', 'minival_history', 'top1_error'):
     assert resumed[key] == straight[key], key
-  (step_a, state_a), (step_b, state_b) = latest_checkpoint(tmp_path / 'straight'), latest_checkpoint(tmp_path / 'resumed')
+  (step_a, state_a) = latest_checkpoint(tmp_path / 'straight')
+  (step_b, state_b) = latest_checkpoint(tmp_path / 'resumed')
   assert step_a == step_b == 288
   for a, b in zip(jax.tree.leaves(state_a), jax.tree.leaves(state_b), strict=True):
     np.testing.assert_array_equal(a, b)
