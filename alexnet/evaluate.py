@@ -173,6 +173,8 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   config = FLAGS.config
+  if FLAGS.step < -1:
+    bad_input(f'--step must be a checkpoint step (>= 0), or -1 for the latest; got {FLAGS.step}')
   try:
     load_config(FLAGS.workdir)  # a missing or unreadable config.json is reported here.
     if FLAGS.eval_crops:

@@ -21,14 +21,15 @@ flags.DEFINE_string('dataset', 'fashion_mnist', 'TFDS dataset name.')
 flags.DEFINE_string('data_dir', '~/tensorflow_datasets', 'TFDS data_dir to prepare into.')
 flags.DEFINE_string('manual_dir', None, 'Folder with manually downloaded files (imagenet2012 tars, ...).')
 flags.DEFINE_bool('allow_apt', True, 'Offline Fashion-MNIST: install Debian\'s dataset-fashion-mnist if missing and '
-                  'running as root with apt-get.')
+                  'running as root with apt-get (waiting for another apt-get\'s lock).')
+flags.DEFINE_bool('download', False, 'Let TFDS download the dataset (online) instead of using Debian\'s package.')
 
 
 def main(argv):
   del argv
   f = flags.FLAGS
   try:
-    prepare.prepare(f.dataset, f.data_dir, f.manual_dir, f.allow_apt)
+    prepare.prepare(f.dataset, f.data_dir, f.manual_dir, f.allow_apt, f.download)
   except errors.DataError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -9,6 +9,7 @@ tower's maps). Shapes come from jax.eval_shape: nothing is computed.
 from __future__ import annotations
 
 import math
+import sys
 
 from absl import app
 from absl import flags
@@ -19,6 +20,7 @@ from ml_collections import config_flags
 
 from alexnet import model as model_lib
 from alexnet import parallel
+from alexnet import validation
 from alexnet.data import imaging
 
 # Where the paper's net exchanges maps between towers (Section 3.5): after these layers.
@@ -71,6 +73,11 @@ def format_table(config, rows: list[dict]) -> str:
 def main(argv):
   del argv
   config = flags.FLAGS.config
+  try:
+    validation.validate_net(config)  # the checks training makes of the net, in one line (exit 2)
+  except validation.ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
   print(format_table(config, layer_rows(config)))
 
 

@@ -200,6 +200,12 @@ def _check_init_from(config: ml_collections.ConfigDict) -> None:
                       'written by alexnet.main or alexnet.import_weights)')
 
 
+def validate_net(config: ml_collections.ConfigDict) -> None:
+  """The checks of `validate` that need no devices: fields, types and values (the net a config describes)."""
+  _check_fields(config, config)
+  _check_values(config)
+
+
 def validate(config: ml_collections.ConfigDict, num_devices: int, process_count: int = 1,
              reference: ml_collections.ConfigDict | None = None) -> None:
   """Checks everything about `config` that needs no data, against `reference`'s fields and `num_devices` devices over

@@ -13,6 +13,9 @@ experiments/study_table.py's.
 """
 from __future__ import annotations
 
+import os
+import sys
+
 from absl import app
 from absl import flags
 
@@ -27,6 +30,11 @@ FLAGS = flags.FLAGS
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  found = [q for q in FLAGS.questions if os.path.exists(os.path.join(FLAGS.results, q, 'results.csv'))]
+  if not found:
+    print(f'error: no question of the study has results in {FLAGS.results} (expected <question>/results.csv for '
+          f'one of {", ".join(FLAGS.questions)})', file=sys.stderr)
+    sys.exit(2)
   _, text = study_table.study(FLAGS.results, tuple(FLAGS.questions))
   print(text)
   if FLAGS.out:

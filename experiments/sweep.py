@@ -34,6 +34,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from experiments import sweep_files
 from experiments import sweep_queue
 
 flags.DEFINE_string('sweep', None, 'A sweep file, experiments/sweeps/<name>.py, or several, comma-separated.')
@@ -55,8 +56,12 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.WARNING)  # TensorBoard's event reader logs every file it opens.
-  _, failed = sweep_queue.run_sweep(FLAGS.sweep, FLAGS.workdir, FLAGS.base, FLAGS.schedule, FLAGS.runs_dir,
-                                    FLAGS.jobs, FLAGS.dry_run, FLAGS.tail_lines, FLAGS.seeds)
+  try:
+    _, failed = sweep_queue.run_sweep(FLAGS.sweep, FLAGS.workdir, FLAGS.base, FLAGS.schedule, FLAGS.runs_dir,
+                                      FLAGS.jobs, FLAGS.dry_run, FLAGS.tail_lines, FLAGS.seeds)
+  except sweep_files.SweepFileError as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    sys.exit(2)
   if failed:
     print(f"{len(failed)} runs failed: {', '.join(r.slug for r in failed)}", flush=True)
     sys.exit(1)

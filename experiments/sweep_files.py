@@ -14,12 +14,24 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEPS_DIR = os.path.join(REPO, 'experiments', 'sweeps')
 
 
+class SweepFileError(ValueError):
+  """A sweep or config file that is missing or does not load; the message (one line) says which and why."""
+
+
 def load_module(path: str):
+  """The Python file at `path` as a module; SweepFileError when it is missing, does not parse or fails on import."""
+  if not os.path.isfile(path):
+    raise SweepFileError(f'no such file: {path}')
   spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
   if spec is None:
-    raise FileNotFoundError(f'no such file: {path}')
+    raise SweepFileError(f'{path} is not a Python file')
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise SweepFileError(f'{path} does not parse: line {e.lineno}: {e.msg}') from None
+  except Exception as e:  # pylint: disable=broad-except
+    raise SweepFileError(f'{path} fails on import: {type(e).__name__}: {e}') from None
   return module
 
 

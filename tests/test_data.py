@@ -133,6 +133,41 @@ def test_image_folder_source(tmp_path):
   np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1])
 
 
+def test_the_synthetic_dataset_names_its_splits():
+  with pytest.raises(errors.DataNotFoundError, match=r"no split 'validation'; its splits are train, test"):
+    sources.synthetic_split('validation', num_classes=4, image_size=8)
+
+
+def test_prepare_waits_for_apts_lock_and_says_why_it_could_not_install(tmp_path, monkeypatch):
+  """apt-get is asked to wait for another apt-get's lock; when it still fails, one line says why and TFDS is not
+  asked to download (an offline machine would retry unreachable hosts for minutes)."""
+  bin_dir, calls = tmp_path / 'bin', tmp_path / 'calls'
+  bin_dir.mkdir()
+  (bin_dir / 'apt-get').write_text(f'#!/bin/sh\necho "$@" >> {calls}\n'
+                                   'echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process '
+                                   '4242 (apt-get)" >&2\nexit 100\n')
+  (bin_dir / 'apt-get').chmod(0o755)
+  monkeypatch.setenv('PATH', f'{bin_dir}:{os.environ["PATH"]}')
+  monkeypatch.setattr(prepare, 'DEBIAN_FASHION_MNIST', str(tmp_path / 'absent'))
+  monkeypatch.setattr(prepare.os, 'geteuid', lambda: 0)
+  monkeypatch.setattr(prepare.tfds.core.DatasetBuilder, 'download_and_prepare',
+                      lambda *a, **k: pytest.fail('TFDS was asked to download'))
+  with pytest.raises(errors.DataNotFoundError, match=r"Debian's dataset-fashion-mnist is not installed \(apt-get "
+                     r'install dataset-fashion-mnist failed \(exit 100: E: Could not get lock /var/lib/dpkg/'
+                     r'lock-frontend.*\)\); install it .* or, online, pass --download'):
+    prepare.prepare('fashion_mnist', str(tmp_path / 'tfds'))
+  said = calls.read_text().splitlines()
+  assert len(said) == 2 and all('-o DPkg::Lock::Timeout=600' in line for line in said)
+  assert said[1].endswith('install -y -qq dataset-fashion-mnist')
+
+
+@pytest.mark.slow
+def test_an_unknown_split_of_a_prepared_dataset_names_its_splits(fashion_mnist_dir):
+  with pytest.raises(errors.DataNotFoundError, match=r"'fashion_mnist' has no split 'nosuchsplit'; its splits are "
+                     r'test, train'):
+    sources.tfds_split('fashion_mnist', 'nosuchsplit', fashion_mnist_dir, 0)
+
+
 @pytest.fixture(scope='session')
 def fashion_mnist_dir(tmp_path_factory):
   if not os.path.isdir(prepare.DEBIAN_FASHION_MNIST):

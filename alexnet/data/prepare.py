@@ -32,15 +32,28 @@ DEBIAN_FASHION_MNIST_FILES = {
 }
 
 
-def _install_debian_fashion_mnist() -> bool:
+APT_LOCK_TIMEOUT_S = 600  # another apt-get holding the dpkg lock: wait this long for it.
+
+
+def _install_debian_fashion_mnist() -> str | None:
+  """Installs Debian's dataset-fashion-mnist with apt-get (waiting for another apt-get's lock); None when done,
+  else why not (one line)."""
   if os.path.isdir(DEBIAN_FASHION_MNIST):
-    return True
-  if not (shutil.which('apt-get') and os.geteuid() == 0):
-    return False
+    return None
+  if not shutil.which('apt-get'):
+    return 'apt-get is not on this machine'
+  if os.geteuid() != 0:
+    return 'installing a Debian package needs root'
   logging.info('Installing Debian package dataset-fashion-mnist ...')
   env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-  subprocess.run(['apt-get', 'update', '-qq'], check=False, env=env)
-  return subprocess.run(['apt-get', 'install', '-y', '-qq', 'dataset-fashion-mnist'], env=env).returncode == 0
+  wait = ['-o', f'DPkg::Lock::Timeout={APT_LOCK_TIMEOUT_S}']
+  subprocess.run(['apt-get', *wait, 'update', '-qq'], check=False, env=env)
+  result = subprocess.run(['apt-get', *wait, 'install', '-y', '-qq', 'dataset-fashion-mnist'], env=env,
+                          capture_output=True, text=True)
+  if result.returncode == 0 and os.path.isdir(DEBIAN_FASHION_MNIST):
+    return None
+  said = [line for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+  return f'apt-get install dataset-fashion-mnist failed (exit {result.returncode}: {said[-1] if said else "no output"})'
 
 
 def fashion_mnist_from_debian(data_dir: str, source_dir: str = DEBIAN_FASHION_MNIST) -> None:
@@ -57,16 +70,24 @@ def fashion_mnist_from_debian(data_dir: str, source_dir: str = DEBIAN_FASHION_MN
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=source_dir))
 
 
-def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_apt: bool = True) -> None:
-  """Prepares `dataset` under `data_dir` unless it is there already (array_record); DataError says what is missing."""
+def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_apt: bool = True,
+            download: bool = False) -> None:
+  """Prepares `dataset` under `data_dir` unless it is there already (array_record); DataError says what is missing.
+
+  Fashion-MNIST comes from Debian's package (installed with apt-get when `allow_apt`); only with `download` does TFDS
+  fetch it from the network instead, so an offline machine is told why in one line rather than left retrying hosts."""
   data_dir = os.path.expanduser(data_dir)
   manual_dir = os.path.expanduser(manual_dir) if manual_dir else manual_dir
   builder = tfds.builder(dataset, data_dir=data_dir)
   if builder.is_prepared() and builder.info.file_format.value == 'array_record':
     logging.info('%s is already prepared in %s', dataset, builder.data_dir)
     return
-  if dataset == 'fashion_mnist' and manual_dir is None and (
-      os.path.isdir(DEBIAN_FASHION_MNIST) or (allow_apt and _install_debian_fashion_mnist())):
+  if dataset == 'fashion_mnist' and manual_dir is None and not download:
+    why = _install_debian_fashion_mnist() if allow_apt else 'installing it with apt-get was not allowed (--allow_apt)'
+    if why is not None and not os.path.isdir(DEBIAN_FASHION_MNIST):
+      raise errors.DataNotFoundError(
+          f"fashion_mnist: Debian's dataset-fashion-mnist is not installed ({why}); install it (apt-get install "
+          'dataset-fashion-mnist), or, online, pass --download to let TFDS fetch the files')
     fashion_mnist_from_debian(data_dir)
     return
   if dataset in IMAGENET:

@@ -54,21 +54,32 @@ class _TfdsRead:
 
 
 def tfds_split(name: str, split: str, data_dir: str, resize_size: int) -> splits.Split:
-  """Split `split` of the prepared TFDS dataset `name`; DataNotFoundError says how to prepare it."""
+  """Split `split` of the prepared TFDS dataset `name`; DataNotFoundError says how to prepare it, or which splits
+  exist."""
   try:
     source = tfds.data_source(name, split=split, data_dir=data_dir or None, download=False)
   except Exception as e:  # pylint: disable=broad-except
-    if not tfds.builder(name, data_dir=data_dir or None).is_prepared():
+    builder = tfds.builder(name, data_dir=data_dir or None)
+    if not builder.is_prepared():
       raise errors.DataNotFoundError(_how_to_get(name, data_dir)) from None
+    if split.split('[')[0] not in builder.info.splits:
+      raise errors.DataNotFoundError(f'{name!r} has no split {split!r}; its splits are '
+                                     f'{", ".join(sorted(builder.info.splits))}') from None
     raise errors.DataNotFoundError(f'{name!r} is prepared but not in a random-access format ({e}). Prepare it again '
                                    f'with: python -m alexnet.prepare --dataset={name} --data_dir={data_dir}') from e
   read = _TfdsRead(source, resize_size)
   return splits.Split(f'{name}:{split}', len(source), read, read([0])[0].shape[1:])
 
 
+SYNTHETIC_SPLITS = {'train': 1024, 'test': 256}
+
+
 def synthetic_split(split: str, num_classes: int, image_size: int, seed: int = 0) -> splits.Split:
   """A learnable task made in memory: each class is a fixed random template; examples are template + noise."""
-  n = {'train': 1024}.get(split, 256)
+  if split not in SYNTHETIC_SPLITS:
+    raise errors.DataNotFoundError(f"the synthetic dataset has no split {split!r}; its splits are "
+                                   f"{', '.join(SYNTHETIC_SPLITS)}")
+  n = SYNTHETIC_SPLITS[split]
   rng = np.random.default_rng(seed)
   templates = rng.uniform(0, 255, (num_classes, image_size, image_size, 1))
   rng = np.random.default_rng([seed, int(hashlib.md5(split.encode()).hexdigest()[:8], 16)])
