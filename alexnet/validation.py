@@ -241,13 +241,29 @@ def _json_value(value: Any) -> Any:
   return json.loads(json.dumps(value, default=str))
 
 
+# Fields since removed from the configs, with the value a run held when the field changed nothing (a saved config
+# with that value describes the same run as one without the field).
+REMOVED_FIELDS = {'debug_nonfinite_step': -1}
+
+
+def unread_by_schedule(schedule: str, field: str) -> bool:
+  """A field the schedule does not read: the plateau rule's settings (plateau_*, those of the past included) under
+  another schedule, step_epochs under any but 'step'."""
+  return ((field.startswith('plateau_') and schedule != 'plateau') or (field == 'step_epochs' and schedule != 'step'))
+
+
 def differing_fields(saved: dict, config: ml_collections.ConfigDict, ignore=frozenset(),
                      reference: ml_collections.ConfigDict | None = None) -> list[str]:
   """Fields of `config` that differ from a saved config.json; a field the file lacks (written before the field
-  existed) counts as `reference`'s value."""
+  existed) counts as `reference`'s value. With the same schedule on both sides, fields it does not read do not
+  count (a cosine run is the same run whatever its plateau settings)."""
   new = _json_value(config.to_dict())
   defaults = new if reference is None else _json_value(reference.to_dict())
-  return sorted(k for k in set(saved) | set(new) if k not in ignore and saved.get(k, defaults.get(k)) != new.get(k))
+  same_schedule = saved.get('schedule') == new.get('schedule')
+  return sorted(k for k in set(saved) | set(new)
+                if k not in ignore and not (same_schedule and unread_by_schedule(new.get('schedule'), k))
+                and not (k in REMOVED_FIELDS and k not in new and saved[k] == REMOVED_FIELDS[k])
+                and saved.get(k, defaults.get(k)) != new.get(k))
 
 
 def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_change: bool = False,

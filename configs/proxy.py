@@ -25,14 +25,8 @@ def get_config():
   c.schedule = 'plateau'
   c.learning_rate = 0.01
   c.warmup_epochs = 0.0
-  c.num_epochs = 30.0              # the cap: the plateau rule ends the run after its third drop.
-  c.eval_every_steps = -1
-  c.eval_every_epochs = 0.25       # the plateau rule reads minival four times an epoch...
-  c.plateau_window_epochs = 1.0    # ...and judges the mean of each epoch's four.
+  # The default's plateau rule and 30-epoch cap, with the threshold measured at this config's rate:
   c.plateau_threshold = 0.0136     # 2 sd of the difference of two window means at lr 0.01 (docs/training.md).
-  c.plateau_patience_epochs = 2.0
-  c.plateau_cooldown_epochs = 1.0
-  c.plateau_max_drops = 3
   c.log_every_steps = 20
   c.checkpoint_every_steps = 500
   return c

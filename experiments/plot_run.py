@@ -1,4 +1,5 @@
-"""Pictures of a finished run: learning curves, and conv1's kernels per tower (the paper's Figure 3).
+"""Pictures of a finished run: learning curves with the plateau rule's drops marked, and conv1's kernels per tower
+(the paper's Figure 3).
 
   python -m experiments.plot_run --workdir=runs/default [--out=runs/default/run.png]
 
@@ -22,6 +23,15 @@ flags.DEFINE_string('out', '', 'PNG path (default: <workdir>/run.png).')
 flags.mark_flags_as_required(['workdir'])
 
 
+def mark_drops(axes, drops: list[dict]) -> None:
+  """A dashed line at each of the plateau rule's drops (summary.json's lr_drops), labelled with the new rate."""
+  for ax in axes:
+    for drop in drops:
+      ax.axvline(drop['step'], color='grey', ls='--', lw=0.8)
+      ax.annotate(f"lr {drop['learning_rate']:g}", (drop['step'], 1), xycoords=('data', 'axes fraction'),
+                  rotation=90, va='top', ha='right', fontsize=7, color='grey')
+
+
 def plot(workdir: str, out: str) -> str:
   scalars = runs.scalars(workdir)
   kernels = figure3.conv1(workdir)
@@ -38,9 +48,10 @@ def plot(workdir: str, out: str) -> str:
   if 'train/learning_rate' in scalars:
     rate = axes[1].twinx()
     rate.plot(*scalars['train/learning_rate'], 'k:', label='learning rate')
-    rate.set_ylabel('learning rate')
+    rate.set(ylabel='learning rate', yscale='log')
   axes[1].set(xlabel='step', ylabel='loss', title='loss')
   axes[1].legend()
+  mark_drops(axes[:2], (runs.summary(workdir) or {}).get('lr_drops', []))
   for t in range(towers):
     axes[2 + t].imshow(figure3.kernel_grid(kernels[t]), interpolation='nearest')
     axes[2 + t].set(title=f'conv1 kernels, tower {t}', xticks=[], yticks=[])

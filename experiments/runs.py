@@ -40,6 +40,17 @@ def minival_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
   return np.array([h['step'] for h in history]), np.array([h['top1_error'] for h in history])
 
 
+def drops(summary: dict) -> list[dict]:
+  """The plateau rule's drops of a finished run (step, epoch, learning_rate): summary.json's lr_drops, or, for runs
+  recorded before it was written, every fall of the rate between two minival evaluations of its history."""
+  if 'lr_drops' in summary:
+    return summary['lr_drops']
+  per_epoch = summary['step'] / summary['epoch'] if summary.get('epoch') else 1.0
+  history = summary.get('minival_history', [])
+  return [{'step': b['step'], 'epoch': b['step'] / per_epoch, 'learning_rate': b['learning_rate']}
+          for a, b in zip(history, history[1:]) if b['learning_rate'] < a['learning_rate']]
+
+
 def train_curve(workdir: str) -> tuple[np.ndarray, np.ndarray]:
   """(steps, training top-1 error averaged over each logging window) from the TensorBoard events."""
   return scalars(workdir).get('train/top1_error', (np.zeros(0, int), np.zeros(0)))

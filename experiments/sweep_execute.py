@@ -20,7 +20,9 @@ from experiments import sweep_plan
 
 
 def finished(run: sweep_plan.Run) -> bool:
-  return os.path.exists(os.path.join(run.workdir, 'summary.json'))
+  """The run's summary.json exists and its workdir holds a run of the planned config (sweep_plan.check_reusable);
+  a finished run of another config is not this run: it is refused when its turn comes."""
+  return os.path.exists(os.path.join(run.workdir, 'summary.json')) and sweep_plan.check_reusable(run) is None
 
 
 def gpus() -> list[str]:

@@ -111,14 +111,14 @@ def command(run: Run, base_path: str) -> list[str]:
 
 
 def check_reusable(run: Run) -> str | None:
-  """None when the run's workdir is new or was made from the same config (where it ran aside, and fields added since
-  at their defaults: validation.differing_fields); else why not."""
+  """None when the run's workdir is new or was made from the same config (where it ran aside, its config's name, and
+  fields added since at their defaults: validation.differing_fields); else why not."""
   path = os.path.join(run.workdir, 'config.json')
   if not os.path.exists(path):
     return None
   with open(path) as f:
     existing = json.load(f)
-  differing = validation.differing_fields(existing, run.config, validation.EXECUTION_FIELDS,
+  differing = validation.differing_fields(existing, run.config, validation.EXECUTION_FIELDS | {'config_name'},
                                          imagenet.get_config())
   if differing:
     return f'{run.workdir} holds a run of another config (fields {differing}); remove it or use another --runs_dir'

@@ -29,7 +29,8 @@ def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, ru
 
 def list_runs(queue: dict) -> None:
   for run, config_path in queue.values():
-    state = 'finished' if sweep_execute.finished(run) else 'to run'
+    problem = sweep_plan.check_reusable(run)
+    state = 'finished' if sweep_execute.finished(run) else f'refused: {problem}' if problem else 'to run'
     print(f"{run.workdir}  [{state}]  {' '.join(sweep_plan.command(run, config_path)[3:])}")
 
 

@@ -32,7 +32,11 @@ def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target
          'test_top1_error': summary['top1_error'], 'test_top5_error': summary['top5_error'],
          'steps': summary['step'], 'epochs': summary['epoch'],
          'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
-         'commit': summary.get('commit'), 'dirty': summary.get('dirty')}
+         'commit': summary.get('commit'), 'dirty': summary.get('dirty'), 'schedule': run.config.schedule}
+  drops = runs_lib.drops(summary)
+  out['lr_drops'] = len(drops)
+  out['epochs_at_reduced_rate'] = summary['epoch'] - drops[0]['epoch'] if drops else 0.0
+  out['end_reason'] = summary.get('end_reason', '')
   curve = runs_lib.train_curve(run.workdir)
   out['train_top1_error_mean'] = float(np.mean(curve[1])) if len(curve[1]) else None  # area under the curve.
   # The training error at the end (the last 5 logged windows; dropout and augmentation on): against minival, it
@@ -55,7 +59,7 @@ def collect(runs: list[sweep_plan.Run], train_error_targets: tuple[float, ...] =
   rows = []
   for run in runs:
     summary = runs_lib.summary(run.workdir)
-    if summary is not None:
+    if summary is not None and sweep_plan.check_reusable(run) is None:  # a run of another config is not this one.
       rows.append(row(run, summary, swept, train_error_targets))
   return rows
 
@@ -167,7 +171,23 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   lines += ['', chosen] if chosen else []
   regimes = [contrasts.regime_check(module, point, rows)[0] for point in by_point]
   lines += ['', *(f'The regime: {r}.' for r in regimes if r)] if any(regimes) else []
+  schedules = [schedule_note(point, group) for point, group in by_point.items()]
+  lines += ['', *(s for s in schedules if s)] if any(schedules) else []
   return '\n'.join(lines) + '\n'
+
+
+def schedule_note(point: str, group: list[dict]) -> str:
+  """For a point on the plateau schedule: its runs' drops, how they ended, and how many trained less than one epoch
+  at a reduced rate (unannealed); '' for other schedules."""
+  if any(r.get('schedule') != 'plateau' for r in group):
+    return ''
+  unannealed = sum(1 for r in group if r['epochs_at_reduced_rate'] < 1)
+  ends = sorted({r['end_reason'] for r in group if r['end_reason']})
+  drops = ', '.join(str(r['lr_drops']) for r in group)
+  reduced = ', '.join(f"{r['epochs_at_reduced_rate']:.1f}" for r in group)
+  return (f'The schedule of {point}: drops per run {drops}; epochs at a reduced rate {reduced}; {unannealed} of '
+          f'{len(group)} runs unannealed (under one epoch at a reduced rate)'
+          + (f"; ended by: {', '.join(ends)}" if ends else '') + '.')
 
 
 def sweep_title(module) -> str:

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from experiments import hyper
+from experiments import runs
 from experiments import stats
 from experiments import sweep_execute
 from experiments import sweep_files
@@ -271,3 +273,33 @@ def test_jobs_split_the_gpus_else_the_cpu_cores(monkeypatch):
   monkeypatch.setattr(sweep_execute.shutil, 'which', lambda _: None)
   monkeypatch.setattr(sweep_execute.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
   assert sweep_execute.slots(2) == [({}, {0, 1}), ({}, {2, 3})]
+
+
+def test_the_schedule_line_counts_unannealed_runs_and_old_records_give_their_drops():
+  """A run recorded before summary.json held lr_drops gives its drops from the rate in its minival history; a point
+  on the plateau schedule gets a line with its runs' drops and how many trained under an epoch at a reduced rate."""
+  history = [{'step': s, 'learning_rate': lr} for s, lr in ((100, 0.01), (200, 0.01), (300, 0.001), (396, 0.001))]
+  old = {'step': 400, 'epoch': 4.0, 'minival_history': history}
+  assert runs.drops(old) == [{'step': 300, 'epoch': 3.0, 'learning_rate': 0.001}]
+  rows = [{'schedule': 'plateau', 'lr_drops': n, 'epochs_at_reduced_rate': e, 'end_reason': end}
+          for n, e, end in ((3, 9.0, 'plateau rule done'), (1, 0.5, 'num_epochs'), (0, 0.0, 'num_epochs'))]
+  assert sweep_report.schedule_note('proxy', rows) == (
+      'The schedule of proxy: drops per run 3, 1, 0; epochs at a reduced rate 9.0, 0.5, 0.0; 2 of 3 runs unannealed '
+      '(under one epoch at a reduced rate); ended by: num_epochs, plateau rule done.')
+  assert sweep_report.schedule_note('cosine', [dict(rows[0], schedule='cosine')]) == ''
+
+
+def test_a_finished_run_of_another_config_is_not_reused(tmp_path):
+  """A runs_dir entry finished under another config (here: another plateau threshold) is neither skipped as done nor
+  read into the tables; the same entry under another schedule's unread settings is the same run."""
+  module = sweep_files.load_module(os.path.join(REPO, 'experiments/sweeps/schedules.py'))
+  planned = sweep_plan.plan(module, sweep_files.load_config(module.BASE), 'full', str(tmp_path))
+  plateau, cosine = planned[0], planned[3]
+  for run, change in ((plateau, {'plateau_threshold': 0.5}), (cosine, {'plateau_threshold': 0.5})):
+    os.makedirs(run.workdir)
+    saved = json.loads(run.config.to_json_best_effort()) | change
+    (Path(run.workdir) / 'config.json').write_text(json.dumps(saved))
+    (Path(run.workdir) / 'summary.json').write_text('{}')
+  assert 'holds a run of another config' in sweep_plan.check_reusable(plateau)
+  assert not sweep_execute.finished(plateau)
+  assert sweep_plan.check_reusable(cosine) is None and sweep_execute.finished(cosine)

@@ -1,0 +1,70 @@
+"""The plateau rule at work: minival error and learning rate against epochs for several runs, each drop marked.
+
+  python -m experiments.plateau_plot --runs='docs/schedules/runs/base,seed=*' --out=docs/schedules/plateau.png
+
+Reads each run's summary.json: every minival evaluation (thin line), the mean of each window the rule judged (dots;
+config.json's plateau_window_epochs), the rate after each evaluation (log scale), and the drops (dashed).
+"""
+from __future__ import annotations
+
+import glob
+
+from absl import app
+from absl import flags
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from experiments import runs
+
+flags.DEFINE_list('runs', None, 'Run directories or globs of them.')
+flags.DEFINE_string('out', None, 'PNG path.')
+
+
+def window_means(history: list[dict], evals_per_window: int) -> tuple[np.ndarray, np.ndarray]:
+  """(step at each window's end, mean top-1 error of its evaluations) for the whole windows of `history`."""
+  n = len(history) // evals_per_window * evals_per_window
+  errors = np.array([h['top1_error'] for h in history[:n]]).reshape(-1, evals_per_window)
+  ends = np.array([h['step'] for h in history[evals_per_window - 1:n:evals_per_window]])
+  return ends, errors.mean(axis=1)
+
+
+def plot(workdirs: list[str], out: str) -> str:
+  fig, (err, rate) = plt.subplots(2, 1, figsize=(9, 7), sharex=True, gridspec_kw={'height_ratios': (3, 1)})
+  for i, workdir in enumerate(workdirs):
+    summary, config = runs.summary(workdir), runs.config(workdir)
+    history, color = summary['minival_history'], f'C{i}'
+    per_epoch = summary['step'] / summary['epoch']
+    epochs = np.array([h['step'] for h in history]) / per_epoch
+    err.plot(epochs, [100 * h['top1_error'] for h in history], color=color, lw=0.6, alpha=0.6)
+    k = max(1, round(config.plateau_window_epochs / config.eval_every_epochs))
+    ends, means = window_means(history, k)
+    err.plot(ends / per_epoch, 100 * means, 'o', color=color, ms=3, label=f'seed {config.seed}: {summary["end_reason"]}'
+             f' at epoch {summary["epoch"]:.0f}, test {100 * summary["top1_error"]:.2f}%')
+    rate.step(epochs, [h['learning_rate'] for h in history], where='post', color=color)
+    for drop in summary.get('lr_drops', []):
+      for ax in (err, rate):
+        ax.axvline(drop['step'] / per_epoch, color=color, ls='--', lw=0.8)
+  err.set(ylabel='minival top-1 error (%)', ylim=(None, 20), title='minival error (line) and window means (dots); '
+          'drops dashed')
+  err.legend(fontsize=8)
+  rate.set(xlabel='epoch', ylabel='learning rate', yscale='log')
+  fig.tight_layout()
+  fig.savefig(out, dpi=80)
+  plt.close(fig)
+  return out
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  workdirs = sorted(d for pattern in flags.FLAGS.runs for d in glob.glob(pattern) if runs.summary(d))
+  if not workdirs:
+    raise app.UsageError(f'no finished run under {flags.FLAGS.runs}')
+  print(plot(workdirs, flags.FLAGS.out))
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['runs', 'out'])
+  app.run(main)
