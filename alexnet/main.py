@@ -38,9 +38,11 @@ EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PREEMPTED = 1, 2, 75
 
 
 def _launched_processes() -> int:
-  """How many tasks SLURM or Open MPI launched (1 outside them); with several, jax.distributed.initialize() reads
-  the rest from the environment."""
-  return int(os.environ.get('SLURM_NTASKS') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)
+  """How many tasks SLURM (in a job step: `srun`) or Open MPI launched, 1 outside them; with several,
+  jax.distributed.initialize() reads the rest from the environment. SLURM_NTASKS alone does not count: `sbatch -n2`
+  sets it for the batch script too, where no peers are coming (a run started there, or by a sweep started there, is
+  one process)."""
+  return int(os.environ.get('SLURM_STEP_NUM_TASKS') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)
 
 
 def _initialize(config) -> None:

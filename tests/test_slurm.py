@@ -1,0 +1,56 @@
+"""Training under a real SLURM (the one-node cluster `.ci/slurm-up` brings up on localhost; slow tier): `srun -n2`
+forms one jax.distributed run from SLURM's environment alone, with the final parameters of one process on the same
+(2, 2) mesh; a bare `python -m alexnet.main` in an `sbatch -n2` script (SLURM_NTASKS=2, no job step) is one process
+and does not wait for peers. Skipped where SLURM is absent, except in CI (`.ci/run` starts it)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+from tests import test_faults
+
+pytestmark = pytest.mark.slow
+REPO = test_faults.REPO
+SMOKE = [sys.executable, *test_faults.SMOKE, '--config.num_train_steps=60']
+
+
+@pytest.fixture(scope='module', autouse=True)
+def slurm():
+  up = shutil.which('srun') and subprocess.run(['sinfo', '-h'], capture_output=True, timeout=30).returncode == 0
+  if not up:
+    if os.environ.get('CI') == 'true':
+      pytest.fail('SLURM is not up: .ci/run starts it with .ci/slurm-up')
+    pytest.skip('no SLURM here (bash .ci/slurm-up brings up a one-node SLURM on localhost, as root)')
+
+
+def test_srun_forms_one_run_from_slurms_environment(tmp_path):
+  one = tmp_path / 'one'
+  alone = subprocess.run([*SMOKE, '--config.mesh_data=2', f'--workdir={one}'], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+  assert alone.returncode == 0, alone.stderr[-3000:]
+  two = tmp_path / 'two'
+  step = subprocess.run(['srun', '-n2', '--cpus-per-task=1', '-t', '10', '--kill-on-bad-exit=1', *SMOKE,
+                         f'--workdir={two}'], cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert step.returncode == 0, step.stderr[-3000:]
+  assert "devices {'data': 2, 'tower': 2} over 2 process(es)" in step.stderr
+  (state_one, summary_one), (state_two, summary_two) = test_faults.final(one), test_faults.final(two)
+  for x, y in zip(jax.tree.leaves(state_one), jax.tree.leaves(state_two), strict=True):
+    np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)  # the data all-reduce runs over gloo instead.
+  assert summary_two['step'] == summary_one['step'] == 60
+
+
+def test_a_run_in_an_sbatch_script_outside_srun_is_one_process(tmp_path):
+  workdir, log = tmp_path / 'run', tmp_path / 'log'
+  command = ' '.join([*SMOKE, f'--workdir={workdir}'])
+  job = subprocess.run(['sbatch', '--wait', '-n2', '--cpus-per-task=1', '-t', '10', f'--output={log}',
+                        f'--chdir={REPO}', '--wrap', f'env | grep ^SLURM_NTASKS=; {command}'],
+                       capture_output=True, text=True, timeout=600)
+  text = log.read_text()
+  assert job.returncode == 0, job.stderr + text[-3000:]
+  assert 'SLURM_NTASKS=2' in text and 'over 1 process(es)' in text
+  assert json.loads((workdir / 'summary.json').read_text())['step'] == 60
