@@ -3,6 +3,7 @@
   python -m experiments.sweep --sweep=experiments/sweeps/<name>.py --workdir=DIR [--jobs=N] [--dry_run]
                               [--base=configs/<other>.py] [--schedule=short|full] [--runs_dir=DIR2] [--seeds=N]
   python -m experiments.sweep --sweep=experiments/sweeps/lrn.py,experiments/sweeps/pooling.py --workdir=DIR
+  python -m experiments.sweep --sweep=... --workdir=DIR --launcher=slurm [--slurm=gpus_per_node=1,timeout_min=600]
 
 Several sweep files (comma-separated) run in one queue; each one's results go to DIR/<sweep name>/.
 
@@ -19,6 +20,8 @@ values are its seeds; everything else identifies the point.
 - `--schedule=short` (default) applies the sweep file's `SHORT` overrides (a schedule sized for this project's 2-core
   CPU machine); `full` runs the base config's own schedule (GPU hosts).
 - `--jobs=N` runs N at once, each on its own share of this machine's accelerators (one GPU per job) or CPU cores.
+- `--launcher=slurm` submits each run that is not finished as a SLURM job instead (sweep_slurm.py, through
+  submitit), the same skips, refusals and report; `--slurm=key=value,...` sets the jobs' resources.
 
 Writes DIR/results.csv (a row per run, with the commit it ran at), DIR/results.md (a row per point: mean +- std over
 seeds, n, and its contrast with the reference point paired by seed: mean difference, 95% interval, p values, minimum
@@ -48,6 +51,10 @@ flags.DEFINE_integer('jobs', 1, 'Runs at once, splitting the GPUs (one or more p
 flags.DEFINE_bool('dry_run', False, 'List the runs and their workdirs; run nothing.')
 flags.DEFINE_integer('tail_lines', 20, "Lines of a failed run's log to show.")
 flags.DEFINE_integer('seeds', 0, "Only the sweep's first N seeds (a quick look; a finding needs >= 3); 0: all.")
+flags.DEFINE_enum('launcher', 'local', ['local', 'slurm'], "'local': processes on this machine (--jobs at a time); "
+                  "'slurm': one SLURM job per run, through submitit.")
+flags.DEFINE_list('slurm', [], 'SLURM job resources, key=value: cpus_per_task, gpus_per_node, timeout_min, mem_gb, '
+                  "partition (over the sweep file's SLURM dict).")
 flags.mark_flags_as_required(['sweep', 'workdir'])
 FLAGS = flags.FLAGS
 
@@ -58,7 +65,8 @@ def main(argv):
   logging.set_verbosity(logging.WARNING)  # TensorBoard's event reader logs every file it opens.
   try:
     _, failed = sweep_queue.run_sweep(FLAGS.sweep, FLAGS.workdir, FLAGS.base, FLAGS.schedule, FLAGS.runs_dir,
-                                      FLAGS.jobs, FLAGS.dry_run, FLAGS.tail_lines, FLAGS.seeds)
+                                      FLAGS.jobs, FLAGS.dry_run, FLAGS.tail_lines, FLAGS.seeds, FLAGS.launcher,
+                                      tuple(FLAGS.slurm))
   except sweep_files.SweepFileError as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     sys.exit(2)

@@ -35,10 +35,12 @@ def list_runs(queue: dict) -> None:
 
 
 def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str = 'short', runs_dir: str = '',
-              jobs: int = 1, dry_run: bool = False, tail_lines: int = 20, seeds: int = 0
-              ) -> tuple[list[sweep_plan.Run], list[sweep_plan.Run]]:
+              jobs: int = 1, dry_run: bool = False, tail_lines: int = 20, seeds: int = 0, launcher: str = 'local',
+              slurm: tuple[str, ...] = ()) -> tuple[list[sweep_plan.Run], list[sweep_plan.Run]]:
   """Plans, runs and reports one sweep file, or several (comma-separated) in one queue; returns (runs, failed runs).
-  With `dry_run`, lists the runs and their commands and runs nothing."""
+  With `dry_run`, lists the runs and their commands and runs nothing. `launcher`: 'local' (processes here, `jobs` at
+  a time) or 'slurm' (a job per run, with the resources of sweep_slurm.resources: the first file's SLURM dict, then
+  the `slurm` key=value overrides)."""
   paths = [p for p in sweep_paths.split(',') if p]
   runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
   sweeps = plan_files(paths, workdir, base_path, schedule, runs_dir, seeds)
@@ -46,10 +48,19 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
   for _, config_path, _, runs in sweeps:
     for run in runs:
       queue.setdefault(run.workdir, (run, config_path))
+  job = None
+  if launcher == 'slurm':
+    from experiments import sweep_slurm  # pylint: disable=g-import-not-at-top
+    job = sweep_slurm.resources(sweeps[0][0], list(slurm))
   if dry_run:
     list_runs(queue)
+    if job is not None:
+      print(f"each run to run: one SLURM job ({', '.join(f'{k}={v}' for k, v in job.items() if v != '')})")
     return [r for r, _ in queue.values()], []
-  failed = sweep_execute.execute(list(queue.values()), jobs, tail_lines)
+  if job is not None:
+    failed = sweep_slurm.execute(list(queue.values()), job, tail_lines)
+  else:
+    failed = sweep_execute.execute(list(queue.values()), jobs, tail_lines)
   for module, _, out, runs in sweeps:
     os.makedirs(out, exist_ok=True)
     rows = sweep_report.report(module, runs, out)

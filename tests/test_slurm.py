@@ -2,6 +2,7 @@
 forms one jax.distributed run from SLURM's environment alone, with the final parameters of one process on the same
 (2, 2) mesh; a bare `python -m alexnet.main` in an `sbatch -n2` script (SLURM_NTASKS=2, no job step) is one process
 and does not wait for peers. Skipped where SLURM is absent, except in CI (`.ci/run` starts it)."""
+import csv
 import json
 import os
 import shutil
@@ -54,3 +55,35 @@ def test_a_run_in_an_sbatch_script_outside_srun_is_one_process(tmp_path):
   assert job.returncode == 0, job.stderr + text[-3000:]
   assert 'SLURM_NTASKS=2' in text and 'over 1 process(es)' in text
   assert json.loads((workdir / 'summary.json').read_text())['step'] == 60
+
+
+def sweep(*args):
+  return subprocess.run([sys.executable, '-m', 'experiments.sweep', *args], cwd=REPO, capture_output=True, text=True,
+                        timeout=900)
+
+
+def test_a_smoke_sweep_through_slurm_is_gathered_and_a_rerun_skips_everything(tmp_path):
+  args = ('--sweep=experiments/sweeps/smoke.py', f'--workdir={tmp_path}', '--launcher=slurm',
+          '--slurm=cpus_per_task=1,timeout_min=10,mem_gb=2')
+  first = sweep(*args)
+  assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+  assert '4 runs: 0 finished before, 4 to submit to SLURM (cpus_per_task=1, gpus_per_node=0' in first.stdout
+  assert '[slurm: 4 of 4 ended | ]' in first.stdout and first.stdout.count('done ') == 4
+  with open(tmp_path / 'results.csv') as f:
+    rows = list(csv.DictReader(f))
+  assert sorted((r['point'], r['seed']) for r in rows) == [('lrn=none', '0'), ('lrn=none', '1'), ('lrn=paper', '0'),
+                                                           ('lrn=paper', '1')]
+  assert all(int(r['steps']) == 120 for r in rows)
+  assert len(list(tmp_path.glob('*/slurm/*_log.err'))) == 4  # each job's own log, beside its run.
+  again = sweep(*args)
+  assert again.returncode == 0 and '4 runs: 4 finished before, 0 to submit to SLURM' in again.stdout
+
+
+def test_a_failing_slurm_job_is_reported_with_its_log(tmp_path):
+  bad = tmp_path / 'bad.py'
+  bad.write_text("BASE = 'configs/smoke.py'\n\n\ndef get_hyper(h, base):\n  return h.sweep('config.batch_size', [4096])\n")
+  result = sweep(f'--sweep={bad}', f'--workdir={tmp_path}/w', '--launcher=slurm', '--slurm=timeout_min=5,mem_gb=2')
+  assert result.returncode == 1, result.stdout[-3000:]
+  failed = next(line for line in result.stdout.splitlines() if line.startswith('FAILED batch_size=4096,seed=0'))
+  log = failed.split('its log: ')[1]
+  assert os.path.exists(log) and 'batch_size 4096 exceeds the 768 training examples' in open(log).read()
