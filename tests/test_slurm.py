@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import jax
 import numpy as np
@@ -87,3 +88,35 @@ def test_a_failing_slurm_job_is_reported_with_its_log(tmp_path):
   failed = next(line for line in result.stdout.splitlines() if line.startswith('FAILED batch_size=4096,seed=0'))
   log = failed.split('its log: ')[1]
   assert os.path.exists(log) and 'batch_size 4096 exceeds the 768 training examples' in open(log).read()
+
+
+def job_state(job_id: str) -> str:
+  return subprocess.run(['squeue', '-h', '-j', job_id, '-o', '%T'], capture_output=True, text=True).stdout.strip()
+
+
+def test_a_requeued_job_saves_and_resumes_to_the_same_final_metrics(tmp_path):
+  """`scontrol requeue` on a running training job: SLURM sends SIGTERM, the run saves at one step and exits 75, the
+  job goes back to the queue, and when it starts again the same command resumes and ends bitwise where a run that
+  was never stopped ends."""
+  straight = tmp_path / 'straight'
+  alone = subprocess.run([sys.executable, *test_faults.SMOKE, f'--workdir={straight}'], cwd=REPO, capture_output=True,
+                         text=True, timeout=600)
+  assert alone.returncode == 0, alone.stderr[-3000:]
+  workdir, log = tmp_path / 'run', tmp_path / 'job.log'
+  submitted = subprocess.run(['sbatch', '--parsable', '-n1', '--cpus-per-task=1', '-t', '10', f'--output={log}',
+                              f'--chdir={REPO}', f'--export=ALL,PYTHON={sys.executable}', 'slurm/train.sbatch',
+                              *test_faults.SMOKE[2:], f'--workdir={workdir}'], capture_output=True, text=True,
+                             timeout=60)
+  assert submitted.returncode == 0, submitted.stderr
+  job_id = submitted.stdout.strip().split(';')[0]
+  deadline = time.time() + 300
+  while not (workdir / 'checkpoints' / '40').exists():
+    assert time.time() < deadline and not (workdir / 'summary.json').exists(), log.read_text()[-3000:]
+    time.sleep(0.2)
+  subprocess.run(['scontrol', 'requeue', job_id], check=True, timeout=60)
+  while not (workdir / 'summary.json').exists() or job_state(job_id):
+    assert time.time() < deadline, f'job {job_id} ({job_state(job_id)}) did not finish:\n' + log.read_text()[-3000:]
+    time.sleep(1)
+  text = log.read_text()
+  assert 'error: stopped: SIGTERM at step ' in text and 'Resumed from' in text, text[-3000:]
+  test_faults.assert_same_run(test_faults.final(workdir), test_faults.final(straight))
