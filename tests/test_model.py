@@ -61,6 +61,7 @@ def small_config(num_towers=2, lrn='paper', kernels='auto'):
     (2, (1, 2), 'paper', 'xla'), (2, (2, 2), 'paper', 'xla'),
     pytest.param(2, (2, 1), 'paper', 'xla', marks=pytest.mark.slow),
     pytest.param(1, (4, 1), 'paper', 'xla', marks=pytest.mark.slow),
+    pytest.param(4, (1, 4), 'paper', 'xla', marks=pytest.mark.slow),  # four towers, one a device
     pytest.param(2, (2, 2), 'batchnorm', 'xla', marks=pytest.mark.slow),
     pytest.param(2, (1, 2), 'batchnorm', 'xla', marks=pytest.mark.slow),
     pytest.param(2, (2, 2), 'paper', 'ynnpack', marks=pytest.mark.slow)])
