@@ -1,7 +1,7 @@
 """How much minival error moves between two evaluations at a constant rate: the noise the plateau rule's threshold is
 set from (docs/training.md, The plateau rule).
 
-  python -m experiments.plateau_noise --runs='docs/ablations/runs/*' [--after_epochs=1] [--z=2]
+  python -m experiments.plateau_noise --runs='docs/ablations/runs/*' [--runs=RUN ...] [--after_epochs=1] [--z=2]
 
 For each group of runs (config name, evaluation period, learning rate), the noise of one evaluation is estimated from
 the second differences of consecutive minival errors at that rate, e[i+1] - 2 e[i] + e[i-1]: for a smooth trend plus
@@ -24,7 +24,8 @@ import numpy as np
 
 from experiments import runs
 
-flags.DEFINE_list('runs', None, 'Run directories or globs of them (each with summary.json and config.json).')
+flags.DEFINE_multi_string('runs', None, 'A run directory or a glob of them, each with summary.json and config.json '
+                          '(the flag repeats).')
 flags.DEFINE_float('after_epochs', 1.0, 'Leave out evaluations before this epoch.')
 flags.DEFINE_float('window_epochs', 1.0, 'The plateau window the threshold is for (plateau_window_epochs).')
 flags.DEFINE_float('z', 2.0, 'The threshold in standard deviations of the difference of two window means.')

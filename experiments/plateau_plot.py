@@ -3,7 +3,8 @@
   python -m experiments.plateau_plot --runs='docs/schedules/runs/base,seed=*' --out=docs/schedules/plateau.png
 
 Reads each run's summary.json: every minival evaluation (thin line), the mean of each window the rule judged (dots;
-config.json's plateau_window_epochs), the rate after each evaluation (log scale), and the drops (dashed).
+config.json's plateau_window_epochs), the windows after which the rate dropped (triangles), and the rate after each
+evaluation (log scale).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from experiments import runs
 
-flags.DEFINE_list('runs', None, 'Run directories or globs of them.')
+flags.DEFINE_multi_string('runs', None, 'A run directory or a glob of them (the flag repeats).')
 flags.DEFINE_string('out', None, 'PNG path.')
 
 
@@ -43,11 +44,11 @@ def plot(workdirs: list[str], out: str) -> str:
     err.plot(ends / per_epoch, 100 * means, 'o', color=color, ms=3, label=f'seed {config.seed}: {summary["end_reason"]}'
              f' at epoch {summary["epoch"]:.0f}, test {100 * summary["top1_error"]:.2f}%')
     rate.step(epochs, [h['learning_rate'] for h in history], where='post', color=color)
-    for drop in summary.get('lr_drops', []):
-      for ax in (err, rate):
-        ax.axvline(drop['step'] / per_epoch, color=color, ls='--', lw=0.8)
-  err.set(ylabel='minival top-1 error (%)', ylim=(None, 20), title='minival error (line) and window means (dots); '
-          'drops dashed')
+    drops = runs.drops(summary)
+    err.plot([d['step'] / per_epoch for d in drops], [100 * d.get('window_error', np.nan) for d in drops], 'v',
+             color=color, ms=9, mec='k')  # records from before lr_drops give no window error
+  err.set(ylabel='minival top-1 error (%)', ylim=(None, 20), title='minival error (lines), window means (dots), '
+          'the windows that dropped the rate (triangles)')
   err.legend(fontsize=8)
   rate.set(xlabel='epoch', ylabel='learning rate', yscale='log')
   fig.tight_layout()

@@ -62,8 +62,11 @@ def duration(seconds: float) -> str:
 
 
 def shell_line(args: list[str]) -> str:
-  """The command as command.sh records it (arguments with spaces, parentheses or commas quoted)."""
-  return ' '.join(f"'{a}'" if any(c in a for c in ' (),') else a for a in args) + '\n'
+  """The command as command.sh records it, free of this machine's paths: `python` for the interpreter, paths inside
+  the repository relative to it (arguments with spaces, parentheses or commas quoted)."""
+  root = sweep_files.REPO + os.sep
+  portable = ['python'] + [a.replace(root, '') for a in args[1:]]
+  return ' '.join(f"'{a}'" if any(c in a for c in ' (),') else a for a in portable) + '\n'
 
 
 def start(run: sweep_plan.Run, base_path: str, slot) -> subprocess.Popen:

@@ -303,3 +303,10 @@ def test_a_finished_run_of_another_config_is_not_reused(tmp_path):
   assert 'holds a run of another config' in sweep_plan.check_reusable(plateau)
   assert not sweep_execute.finished(plateau)
   assert sweep_plan.check_reusable(cosine) is None and sweep_execute.finished(cosine)
+
+
+def test_a_recorded_command_holds_no_path_of_this_machine():
+  args = [sys.executable, '-m', 'alexnet.main', '--config=configs/default.py',
+          f'--workdir={REPO}/runs/x/conv_features=16-32,seed=0', '--config.seed=0']
+  assert sweep_execute.shell_line(args) == ("python -m alexnet.main --config=configs/default.py "
+                                             "'--workdir=runs/x/conv_features=16-32,seed=0' --config.seed=0\n")
