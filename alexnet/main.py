@@ -42,7 +42,7 @@ def _launched_processes() -> int:
   jax.distributed.initialize() reads the rest from the environment. SLURM_NTASKS alone does not count: `sbatch -n2`
   sets it for the batch script too, where no peers are coming (a run started there, or by a sweep started there, is
   one process)."""
-  return int(os.environ.get('SLURM_STEP_NUM_TASKS') or os.environ.get('OMPI_COMM_WORLD_SIZE') or 1)
+  return int(os.environ.get('OMPI_COMM_WORLD_SIZE') or os.environ.get('SLURM_STEP_NUM_TASKS') or 1)
 
 
 def _initialize(config) -> None:

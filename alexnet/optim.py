@@ -73,8 +73,8 @@ def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int) -> o
 
 
 def current_learning_rate(opt_state, apart: bool = False) -> jax.Array:
-  """The rate the next step uses (the schedule's rate times the plateau scale). `apart`: inside a step, computed
-  behind an optimisation barrier, so that XLA does not share the product with the update's and fuse the two
+  """The rate in the optimiser state (the schedule's latest value) times the plateau scale. `apart`: inside a step,
+  computed behind an optimisation barrier, so that XLA does not share the product with the update's and fuse the two
   differently from one program to another (the summed step would then differ from the plain one in the last bit)."""
   rate, scale = opt_state.hyperparams['learning_rate'], opt_state.hyperparams['plateau_scale']
   if apart:
@@ -135,7 +135,8 @@ class Plateau:
 
   def drops(self, plateau_state) -> int:
     """Drops so far (max_drops + 1 once the rule is done)."""
-    return min(int(round(-np.log10(float(plateau_state.scale)))), self.max_drops + 1)
+    scale = float(plateau_state.scale)
+    return self.max_drops + 1 if scale <= 0 else min(int(round(-np.log10(scale))), self.max_drops + 1)
 
   def done(self, plateau_state) -> bool:
     return bool(np.float32(plateau_state.scale) < self.last_scale())

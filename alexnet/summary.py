@@ -22,6 +22,7 @@ from alexnet import model as model_lib
 from alexnet import parallel
 from alexnet import validation
 from alexnet.data import imaging
+from configs import imagenet
 
 # Where the paper's net exchanges maps between towers (Section 3.5): after these layers.
 EXCHANGE_AFTER = ('pool2', 'pool5', 'fc6', 'fc7')
@@ -74,7 +75,7 @@ def main(argv):
   del argv
   config = flags.FLAGS.config
   try:
-    validation.validate_net(config)  # the checks training makes of the net, in one line (exit 2)
+    validation.validate_net(config, imagenet.get_config())  # the checks training makes, in one line (exit 2)
   except validation.ConfigError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

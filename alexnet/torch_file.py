@@ -29,9 +29,13 @@ def _rebuild_tensor(storage, offset, size, stride, *unused):
   """torch._utils._rebuild_tensor_v2: a view of `storage` (a flat array) with the given offset, shape and strides
   (in elements); the view is copied, so every array owns its data."""
   del unused  # requires_grad, backward hooks, metadata
+  size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+  last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else offset - 1
+  if offset < 0 or min(stride, default=0) < 0 or last >= len(storage):
+    raise pickle.UnpicklingError(f'a tensor of shape {size} and strides {stride} at offset {offset} does not fit its '
+                                 f'storage of {len(storage)} elements')
   item = storage.itemsize
-  return np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size),
-                                         strides=tuple(s * item for s in stride)).copy()
+  return np.lib.stride_tricks.as_strided(storage[offset:], shape=size, strides=tuple(s * item for s in stride)).copy()
 
 
 class _StateDictUnpickler(pickle.Unpickler):

@@ -291,7 +291,7 @@ def drops_status(drops: list[dict[str, float]], max_drops: int) -> str:
   if not drops:
     return ''
   return (f"lr {drops[-1]['learning_rate']:g} after {len(drops)} of {max_drops} drops (steps "
-          f"{', '.join(str(d['step']) for d in drops)}); the plateau rule may end the run before the ETA")
+          f"{', '.join(str(d['step']) for d in drops)})")
 
 
 def _report_plateau(run: Run, before, after, step: int, record: Record) -> None:
@@ -299,7 +299,8 @@ def _report_plateau(run: Run, before, after, step: int, record: Record) -> None:
   rule = run.plateau
   if not rule.window_closed(after):
     return
-  window = [h['top1_error'] for h in record.history[-rule.evals_per_window:]]
+  on_grid = [h['top1_error'] for h in record.history if h['step'] % run.eval_every == 0]
+  window = on_grid[-rule.evals_per_window:]
   mean = float(np.mean(window))
   run.writer.write_scalars(step, {'plateau/window_error': mean, 'plateau/best_window_error': float(after.best_value),
                                   'plateau/drops': min(rule.drops(after), rule.max_drops)})
@@ -314,7 +315,8 @@ def _report_plateau(run: Run, before, after, step: int, record: Record) -> None:
     return
   lr = float(run.config.learning_rate * rule.scale(after))
   record.drops.append({'step': step, 'epoch': epoch, 'learning_rate': lr, 'window_error': mean})
-  run.report.status = drops_status(record.drops, rule.max_drops)
+  run.report.status = drops_status(record.drops, rule.max_drops) + (
+      '; the plateau rule may end the run before the ETA' if run.config.plateau_ends_run else '')
   logging.info('plateau: learning rate / 10 -> %g at step %d (epoch %.2f; drop %d of %d): %s', lr, step, epoch,
                rule.drops(after), rule.max_drops, why)
 

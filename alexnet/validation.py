@@ -200,9 +200,9 @@ def _check_init_from(config: ml_collections.ConfigDict) -> None:
                       'written by alexnet.main or alexnet.import_weights)')
 
 
-def validate_net(config: ml_collections.ConfigDict) -> None:
-  """The checks of `validate` that need no devices: fields, types and values (the net a config describes)."""
-  _check_fields(config, config)
+def validate_net(config: ml_collections.ConfigDict, reference: ml_collections.ConfigDict) -> None:
+  """The checks of `validate` that need no devices: `reference`'s fields and types, and the values."""
+  _check_fields(config, reference)
   _check_values(config)
 
 
@@ -280,7 +280,10 @@ def check_workdir(config: ml_collections.ConfigDict, workdir: str, allow_config_
       saved = json.load(f)
   except (OSError, ValueError) as e:
     raise ConfigError(f'cannot read {path} ({e}); pass --allow_config_change to resume without comparing') from None
-  differing = differing_fields(saved, config, RESUMABLE_CHANGES, reference)
+  resumable = RESUMABLE_CHANGES
+  if config.schedule == 'plateau':  # the rule's checkpointed window counts evaluations: their rate cannot change.
+    resumable = resumable - {'eval_every_steps', 'eval_every_epochs'}
+  differing = differing_fields(saved, config, resumable, reference)
   if differing:
     new = _json_value(config.to_dict())
     shown = ', '.join(f'{k}: {saved.get(k)!r} -> {new.get(k)!r}' for k in differing[:6])

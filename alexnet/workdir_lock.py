@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Iterator
 
+from absl import logging
+
 LOCK_FILE = 'run.lock'
 
 
@@ -35,25 +37,39 @@ def _holder(fd: int) -> str:
   return f"pid {info.get('pid')} on {info.get('host')}, started {started}: {info.get('command')}"
 
 
+def _lock(fd: int, workdir: str) -> None:
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    raise WorkdirBusy(f'{workdir} is in use by another run ({_holder(fd)}); wait for it to end, or use another '
+                      '--workdir') from None
+  except OSError as e:  # a file system without flock (some NFS and Lustre mounts)
+    logging.warning('%s: cannot lock %s (%s): nothing stops a second run on this workdir', workdir, LOCK_FILE, e)
+
+
 @contextlib.contextmanager
 def hold(workdir: str, lead: bool = True) -> Iterator[None]:
   """Holds `workdir`'s lock for the block (a no-op unless `lead`, the run's process 0); WorkdirBusy if another run
-  holds it. Creates the workdir."""
+  holds it. Creates the workdir; if the block fails on a workdir it created, removes the lock file and the workdir
+  again when nothing else was written (bad input leaves nothing behind)."""
   if not lead:
     yield
     return
+  created = not os.path.exists(workdir)
   os.makedirs(workdir, exist_ok=True)
-  fd = os.open(os.path.join(workdir, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+  path = os.path.join(workdir, LOCK_FILE)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   try:
-    try:
-      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-      raise WorkdirBusy(f'{workdir} is in use by another run ({_holder(fd)}); wait for it to end, or use another '
-                        '--workdir') from None
+    _lock(fd, workdir)
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, json.dumps({'pid': os.getpid(), 'host': socket.gethostname(), 'started': time.time(),
                              'command': ' '.join(sys.argv)}).encode())
     yield
+  except BaseException:
+    if created and os.listdir(workdir) == [LOCK_FILE]:
+      os.remove(path)
+      os.rmdir(workdir)
+    raise
   finally:
     os.close(fd)  # closing the file releases the lock

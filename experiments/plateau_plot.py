@@ -17,6 +17,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from alexnet import optim
 from experiments import runs
 
 flags.DEFINE_multi_string('runs', None, 'A run directory or a glob of them (the flag repeats).')
@@ -24,7 +25,8 @@ flags.DEFINE_string('out', None, 'PNG path.')
 
 
 def window_means(history: list[dict], evals_per_window: int) -> tuple[np.ndarray, np.ndarray]:
-  """(step at each window's end, mean top-1 error of its evaluations) for the whole windows of `history`."""
+  """(step at each window's end, mean top-1 error of its evaluations) for the whole windows of `history` (the
+  evaluations the rule read: those on the evaluation grid)."""
   n = len(history) // evals_per_window * evals_per_window
   errors = np.array([h['top1_error'] for h in history[:n]]).reshape(-1, evals_per_window)
   ends = np.array([h['step'] for h in history[evals_per_window - 1:n:evals_per_window]])
@@ -39,9 +41,12 @@ def plot(workdirs: list[str], out: str) -> str:
     per_epoch = summary['step'] / summary['epoch']
     epochs = np.array([h['step'] for h in history]) / per_epoch
     err.plot(epochs, [100 * h['top1_error'] for h in history], color=color, lw=0.6, alpha=0.6)
-    k = max(1, round(config.plateau_window_epochs / config.eval_every_epochs))
-    ends, means = window_means(history, k)
-    err.plot(ends / per_epoch, 100 * means, 'o', color=color, ms=3, label=f'seed {config.seed}: {summary["end_reason"]}'
+    eval_every = (config.eval_every_steps if config.eval_every_steps > 0
+                  else max(1, round(config.eval_every_epochs * per_epoch)))
+    rule = optim.Plateau.from_config(config, round(per_epoch), eval_every)
+    ends, means = window_means([h for h in history if h['step'] % eval_every == 0], rule.evals_per_window)
+    err.plot(ends / per_epoch, 100 * means, 'o', color=color, ms=3, label=f'seed {config.seed}: '
+             f'{summary.get("end_reason") or "ended"}'
              f' at epoch {summary["epoch"]:.0f}, test {100 * summary["top1_error"]:.2f}%')
     rate.step(epochs, [h['learning_rate'] for h in history], where='post', color=color)
     drops = runs.drops(summary)

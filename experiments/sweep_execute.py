@@ -69,12 +69,18 @@ def shell_line(args: list[str]) -> str:
   return ' '.join(f"'{a}'" if any(c in a for c in ' (),') else a for a in portable) + '\n'
 
 
-def start(run: sweep_plan.Run, base_path: str, slot) -> subprocess.Popen:
-  """Writes the run's command.sh and starts it in its slot, its output appended to its log.txt."""
+def write_command(run: sweep_plan.Run, base_path: str) -> list[str]:
+  """The run's command (creating its workdir and recording the command in its command.sh)."""
   os.makedirs(run.workdir, exist_ok=True)
   args = sweep_plan.command(run, base_path)
   with open(os.path.join(run.workdir, 'command.sh'), 'w') as f:
     f.write(shell_line(args))
+  return args
+
+
+def start(run: sweep_plan.Run, base_path: str, slot) -> subprocess.Popen:
+  """Writes the run's command.sh and starts it in its slot, its output appended to its log.txt."""
+  args = write_command(run, base_path)
   env, cores = slot
   preexec = (lambda cores=cores: os.sched_setaffinity(0, cores)) if cores else None
   with open(os.path.join(run.workdir, 'log.txt'), 'a') as log:

@@ -33,7 +33,7 @@ def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target
          'steps': summary['step'], 'epochs': summary['epoch'],
          'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
          'commit': summary.get('commit'), 'dirty': summary.get('dirty'), 'schedule': run.config.schedule}
-  drops = runs_lib.drops(summary)
+  drops = runs_lib.drops(summary) if run.config.schedule == 'plateau' else []
   out['lr_drops'] = len(drops)
   out['epochs_at_reduced_rate'] = summary['epoch'] - drops[0]['epoch'] if drops else 0.0
   out['end_reason'] = summary.get('end_reason', '')

@@ -55,18 +55,17 @@ def _executor(run: sweep_plan.Run, job: dict) -> submitit.AutoExecutor:
 
 def submit(run: sweep_plan.Run, base_path: str, job: dict) -> submitit.Job:
   """Writes the run's command.sh and submits the command as one job; its output goes to the job's log."""
-  args = sweep_plan.command(run, base_path)
-  os.makedirs(run.workdir, exist_ok=True)
-  with open(os.path.join(run.workdir, 'command.sh'), 'w') as f:
-    f.write(sweep_execute.shell_line(args))
+  args = sweep_execute.write_command(run, base_path)
   return _executor(run, job).submit(submitit.helpers.CommandFunction(args, cwd=sweep_files.REPO))
 
 
-def queue_states(job_ids: list[str]) -> dict[str, str]:
-  """{job id: state} of the jobs still in SLURM's queue (PENDING, RUNNING, ...)."""
-  out = subprocess.run(['squeue', '-h', '-o', '%i %T', '-j', ','.join(job_ids)], capture_output=True, text=True,
-                       check=False).stdout
-  return dict(line.split() for line in out.splitlines() if len(line.split()) == 2)
+def queue_states(job_ids: list[str]) -> dict[str, str] | None:
+  """{job id: state} of the jobs still in SLURM's queue (PENDING, RUNNING, ...); None when squeue did not answer."""
+  result = subprocess.run(['squeue', '-h', '-o', '%i %T', '-j', ','.join(job_ids)], capture_output=True, text=True,
+                          check=False, timeout=60)
+  if result.returncode != 0:
+    return None
+  return dict(line.split() for line in result.stdout.splitlines() if len(line.split()) == 2)
 
 
 def _wait(jobs: dict, poll_seconds: float, grace_seconds: float) -> dict:
@@ -75,6 +74,9 @@ def _wait(jobs: dict, poll_seconds: float, grace_seconds: float) -> dict:
   outcome, gone_since, last = {}, {}, None
   while len(outcome) < len(jobs):
     states = queue_states([j.job_id for j in jobs if j not in outcome])
+    if states is None:  # squeue did not answer this time: read nothing into it.
+      time.sleep(poll_seconds)
+      continue
     for job in [j for j in jobs if j not in outcome]:
       if job.done():
         outcome[job] = None

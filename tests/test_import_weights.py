@@ -306,3 +306,40 @@ def test_a_state_dict_file_that_would_run_code_is_refused(tmp_path):
     archive.writestr('archive/data.pkl', pickle.dumps({'features.0.weight': _RunsCode()}, protocol=2))
   with pytest.raises(import_weights.WeightsError, match=r'system is not part of a state_dict'):
     import_weights.import_torchvision(str(tmp_path / 'evil.pth'), str(tmp_path / 'run'))
+
+
+def test_a_tensor_that_does_not_fit_its_storage_is_refused(tmp_path, monkeypatch):
+  """A state_dict whose tensor claims more elements than its storage holds is refused, not read past the end."""
+  import collections  # pylint: disable=g-import-not-at-top
+  import io  # pylint: disable=g-import-not-at-top
+  import pickle  # pylint: disable=g-import-not-at-top
+  import types  # pylint: disable=g-import-not-at-top
+  import zipfile  # pylint: disable=g-import-not-at-top
+  torch, utils = types.ModuleType('torch'), types.ModuleType('torch._utils')
+  storage_type = type('FloatStorage', (), {'__module__': 'torch'})
+  torch.FloatStorage, torch._utils = storage_type, utils  # pylint: disable=protected-access
+  def _rebuild_tensor_v2(*args):
+    return args
+  _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = 'torch._utils', '_rebuild_tensor_v2'
+  utils._rebuild_tensor_v2 = _rebuild_tensor_v2  # pylint: disable=protected-access
+  monkeypatch.setitem(sys.modules, 'torch', torch)
+  monkeypatch.setitem(sys.modules, 'torch._utils', utils)
+
+  class Storage:
+    pass
+
+  class Tensor:
+    def __reduce__(self):
+      return (_rebuild_tensor_v2, (Storage(), 0, (64, 3, 11, 11), (363, 121, 11, 1), False, collections.OrderedDict()))
+
+  class Writer(pickle.Pickler):
+    def persistent_id(self, obj):
+      return ('storage', storage_type, '0', 'cpu', 4) if isinstance(obj, Storage) else None
+
+  with zipfile.ZipFile(tmp_path / 'short.pth', 'w') as archive:
+    buffer = io.BytesIO()
+    Writer(buffer, protocol=2).dump(collections.OrderedDict({'features.0.weight': Tensor()}))
+    archive.writestr('archive/data.pkl', buffer.getvalue())
+    archive.writestr('archive/data/0', np.zeros(4, np.float32).tobytes())
+  with pytest.raises(import_weights.WeightsError, match=r'does not fit its storage of 4 elements'):
+    import_weights.import_torchvision(str(tmp_path / 'short.pth'), str(tmp_path / 'run'))

@@ -139,3 +139,19 @@ def test_the_noise_estimate_ignores_the_trend():
   noisy = [dict(h, top1_error=0.1 + 0.2 * np.exp(-s / 1000) + rng.normal(0, 0.005)) for h, s in zip(line, steps_)]
   assert plateau_noise.sigma(plateau_noise.second_differences(noisy, 40, 1)[0.01]) == pytest.approx(0.5, rel=0.1)
   assert plateau_noise.threshold(0.96, 4, 2.0) == pytest.approx(2 * 0.96 * np.sqrt(0.5))
+
+
+def test_a_plateau_run_resumes_only_at_its_own_evaluation_rate(tmp_path):
+  """The rule's checkpointed window counts evaluations, so a resume may not change their rate (other schedules may)."""
+  for schedule, refused in (('plateau', True), ('cosine', False)):
+    config = default_config.get_config()
+    config.schedule = schedule
+    workdir = tmp_path / schedule
+    (workdir / 'checkpoints' / '5').mkdir(parents=True)
+    (workdir / 'config.json').write_text(config.to_json_best_effort())
+    config.eval_every_epochs = 0.5
+    if refused:
+      with pytest.raises(validation.ConfigError, match=r'holds checkpoints of another config \(eval_every_epochs'):
+        validation.check_workdir(config, str(workdir))
+    else:
+      validation.check_workdir(config, str(workdir))

@@ -82,7 +82,8 @@ def test_a_smoke_sweep_through_slurm_is_gathered_and_a_rerun_skips_everything(tm
 
 def test_a_failing_slurm_job_is_reported_with_its_log(tmp_path):
   bad = tmp_path / 'bad.py'
-  bad.write_text("BASE = 'configs/smoke.py'\n\n\ndef get_hyper(h, base):\n  return h.sweep('config.batch_size', [4096])\n")
+  bad.write_text("BASE = 'configs/smoke.py'\n\n\ndef get_hyper(h, base):\n"
+                 "  return h.sweep('config.batch_size', [4096])\n")
   result = sweep(f'--sweep={bad}', f'--workdir={tmp_path}/w', '--launcher=slurm', '--slurm=timeout_min=5,mem_gb=2')
   assert result.returncode == 1, result.stdout[-3000:]
   failed = next(line for line in result.stdout.splitlines() if line.startswith('FAILED batch_size=4096,seed=0'))

@@ -83,7 +83,7 @@ def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_ap
     logging.info('%s is already prepared in %s', dataset, builder.data_dir)
     return
   if dataset == 'fashion_mnist' and manual_dir is None and not download:
-    why = _install_debian_fashion_mnist() if allow_apt else 'installing it with apt-get was not allowed (--allow_apt)'
+    why = _install_debian_fashion_mnist() if allow_apt else 'installing it with apt-get was turned off (--noallow_apt)'
     if why is not None and not os.path.isdir(DEBIAN_FASHION_MNIST):
       raise errors.DataNotFoundError(
           f"fashion_mnist: Debian's dataset-fashion-mnist is not installed ({why}); install it (apt-get install "
