@@ -14,9 +14,7 @@ The threshold printed is z times that: the gain a window must show over the best
 from __future__ import annotations
 
 import collections
-import glob
 import math
-import os
 
 from absl import app
 from absl import flags
@@ -86,8 +84,7 @@ def format_rows(rows: list[dict], window_epochs: float, z: float) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  workdirs = sorted({d for pattern in FLAGS.runs for d in glob.glob(pattern) if os.path.isdir(d)})
-  rows = noise_rows(workdirs, FLAGS.after_epochs)
+  rows = noise_rows(runs.finished(FLAGS.runs), FLAGS.after_epochs)
   if not rows:
     raise app.UsageError(f'no run with three evaluations at one rate under {FLAGS.runs}')
   print(format_rows(rows, FLAGS.window_epochs, FLAGS.z))

@@ -8,7 +8,6 @@ evaluation (log scale).
 """
 from __future__ import annotations
 
-import glob
 
 from absl import app
 from absl import flags
@@ -65,7 +64,7 @@ def plot(workdirs: list[str], out: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  workdirs = sorted(d for pattern in flags.FLAGS.runs for d in glob.glob(pattern) if runs.summary(d))
+  workdirs = runs.finished(flags.FLAGS.runs)
   if not workdirs:
     raise app.UsageError(f'no finished run under {flags.FLAGS.runs}')
   print(plot(workdirs, flags.FLAGS.out))

@@ -1,6 +1,7 @@
 """Reading what a run (`python -m alexnet.main --workdir=RUN`) left behind: summary, TensorBoard scalars, weights."""
 from __future__ import annotations
 
+import glob
 import json
 import os
 
@@ -8,6 +9,11 @@ import ml_collections
 import numpy as np
 
 from alexnet import progress
+
+
+def finished(patterns) -> list[str]:
+  """The run directories (each with a summary.json) that the paths or globs in `patterns` name, sorted, once each."""
+  return sorted({d for pattern in patterns for d in glob.glob(pattern) if summary(d) is not None})
 
 
 def summary(workdir: str) -> dict | None:
