@@ -7,11 +7,13 @@ DATA_DIR ?= $(HOME)/tensorflow_datasets
 WORKDIR ?= runs/default
 ARGS ?=
 JOBS ?= 2
-ABLATIONS := towers lrn init pooling dropout augmentation
+# The study's questions, as experiments/study/table.py lists them (read when a recipe needs them, after the venv).
+QUESTIONS = $(shell $(PY) -m experiments.study --list)
+ABLATIONS = $(filter-out relu,$(QUESTIONS))
 comma := ,
 empty :=
 space := $(empty) $(empty)
-ABLATION_FILES := $(subst $(space),$(comma),$(foreach s,$(ABLATIONS),experiments/sweeps/$(s).py))
+ABLATION_FILES = $(subst $(space),$(comma),$(foreach s,$(ABLATIONS),experiments/sweeps/$(s).py))
 
 .PHONY: train test test-all data summary benchmark ablations compare publish restore-runs clean
 
@@ -49,7 +51,7 @@ compare: data
 # Copies every finished question's rows, table and plots into docs/ (runs/ is not committed) and rebuilds the study's
 # table from the committed rows; then the split-vs-fused report, if `make compare` made one.
 publish: $(VENV)/.installed
-	for s in $(ABLATIONS) relu; do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
+	for s in $(QUESTIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
 	for r in runs/ablations/runs/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
 	  d="docs/$${r#runs/}"; mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh \

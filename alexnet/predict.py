@@ -11,6 +11,7 @@ An image that cannot be decoded is one line naming it, exit 2, before anything r
 """
 from __future__ import annotations
 
+import functools
 import json
 
 from absl import app
@@ -20,7 +21,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from alexnet import augment
 from alexnet import evaluate
 from alexnet import steps
 from alexnet import validation
@@ -71,12 +71,7 @@ def predict(workdir: str, config: ml_collections.ConfigDict, paths: list[str], t
   network = steps.build_network(config)
   variables = {'params': params} if batch_stats is None else {'params': params, 'batch_stats': batch_stats}
 
-  def probabilities(variables, images, stats):
-    views = augment.eval_views(images, stats, config)
-    n, v = views.shape[:2]
-    logits, _ = network.apply(variables, views.reshape(n * v, *views.shape[2:]))
-    return jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
-
+  probabilities = functools.partial(steps.view_probabilities, network, config=config)
   probs = np.asarray(jax.jit(probabilities, compiler_options=steps.compiler_options(config))(
       variables, jnp.asarray(images), {k: jnp.asarray(v) for k, v in stats.items()}))
   names = class_names(config)

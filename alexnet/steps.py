@@ -104,12 +104,19 @@ def train_step(state: TrainState, batch, stats, *, network: parallel.Network, tx
   return new_state, metrics
 
 
-def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, config: ml_collections.ConfigDict):
-  """Sums of loss and top-1/top-5 errors over the real examples; softmax averaged over the views (Section 4.1)."""
-  views = augment.eval_views(batch['image'], stats, config)
+def view_probabilities(network: parallel.Network, variables, images: jax.Array, stats,
+                       config: ml_collections.ConfigDict) -> jax.Array:
+  """The class probabilities of each image: the softmax of each of its evaluation views (one centre crop, or the 10
+  crops of Section 4.1), averaged over the views. Evaluation and prediction both read it."""
+  views = augment.eval_views(images, stats, config)
   n, v = views.shape[:2]
-  logits, _ = network.apply(_variables(state.params, state.batch_stats), views.reshape(n * v, *views.shape[2:]))
-  probs = jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
+  logits, _ = network.apply(variables, views.reshape(n * v, *views.shape[2:]))
+  return jax.nn.softmax(logits).reshape(n, v, -1).mean(axis=1)
+
+
+def eval_step(state: TrainState, batch, stats, *, network: parallel.Network, config: ml_collections.ConfigDict):
+  """Sums of loss and top-1/top-5 errors over the real examples (view_probabilities)."""
+  probs = view_probabilities(network, _variables(state.params, state.batch_stats), batch['image'], stats, config)
   labels, mask = batch['label'], batch['mask'].astype(jnp.float32)
   loss = -jnp.log(jnp.take_along_axis(probs, labels[:, None], axis=-1)[:, 0] + 1e-12)
   top1, top5 = topk_errors(probs, labels)

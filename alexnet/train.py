@@ -4,7 +4,6 @@ TensorBoard events (progress.py), and summary.json."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Callable
@@ -20,6 +19,7 @@ from alexnet import checkpoint
 from alexnet import optim
 from alexnet import progress
 from alexnet import provenance
+from alexnet import run_summary
 from alexnet import signals
 from alexnet import steps
 from alexnet import validation
@@ -377,18 +377,17 @@ def _finish(run: Run, state: steps.TrainState, record: Record, minival: dict[str
   test = run.evaluate(state, run.data.test)
   run.writer.write_scalars(step, {f'test/{k}': v for k, v in test.items()})
   run.writer.close()
-  summary = {'config_name': run.config.config_name, 'step': step, 'epoch': step / run.steps_per_epoch,
-             'top1_error': test['top1_error'], 'top5_error': test['top5_error'], 'test_loss': test['loss'],
-             'test_split': run.config.test_split, 'minival_top1_error': minival.get('top1_error'),
-             'minival_top5_error': minival.get('top5_error'), 'minival_loss': minival.get('loss'),
-             'minival_examples': run.data.minival.num_examples if run.data.minival else 0,
-             'train_images_per_sec': run.report.images_per_sec, 'wall_seconds': record.elapsed(),
-             'skipped_steps': record.skipped, 'end_reason': end_reason(run, state), 'lr_drops': record.drops,
-             **run.code, 'minival_history': record.history}
+  fields = {'config_name': run.config.config_name, 'step': step, 'epoch': step / run.steps_per_epoch,
+            'top1_error': test['top1_error'], 'top5_error': test['top5_error'], 'test_split': run.config.test_split,
+            'minival_top1_error': minival.get('top1_error'), 'minival_top5_error': minival.get('top5_error'),
+            'train_images_per_sec': run.report.images_per_sec, 'wall_seconds': record.elapsed(), **run.code,
+            'minival_history': record.history}
+  extra = {'test_loss': test['loss'], 'minival_loss': minival.get('loss'),
+           'minival_examples': run.data.minival.num_examples if run.data.minival else 0,
+           'skipped_steps': record.skipped, 'end_reason': end_reason(run, state), 'lr_drops': record.drops}
   if jax.process_index() == 0:
-    with open(os.path.join(run.workdir, 'summary.json'), 'w') as f:
-      json.dump(summary, f, indent=2)
-  return summary
+    return run_summary.write(run.workdir, fields, **extra)
+  return {**fields, **extra}
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *, allow_config_change: bool = False,

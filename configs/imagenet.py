@@ -49,7 +49,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.parallelism = 'mesh'           # 'mesh' (shard_map over a (data, tower) mesh) or 'single' (one device).
   c.mesh_data = -1                 # size of the data axis; -1: the devices left after the tower axis.
   c.mesh_tower = -1                # size of the tower axis (divides num_towers); -1: as many of the towers as one
-                                   # process's devices hold (2 on CPU, where main.py makes 2 virtual devices).
+                                   # process's devices hold (on CPU main.py makes one virtual device per tower).
   # Optimisation (Section 5).
   c.batch_size = 128               # global batch.
   c.learning_rate = 0.01

@@ -4,7 +4,7 @@
 
 Reports, for each LRN site, r = alpha * S / k (median, 90th percentile) and the spread of LRN's scale factor across
 units, at the run's initial parameters and at its latest checkpoint: whether LRN acts or is a constant factor. What is
-measured and why: experiments/regime.py.
+measured and why: experiments/study/regime.py.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import json
 from absl import app
 from absl import flags
 
-from experiments import regime
+from experiments.study import regime
 
 flags.DEFINE_string('workdir', None, 'A run directory (python -m alexnet.main --workdir=RUN).')
 flags.DEFINE_integer('examples', 512, 'Minival images to measure on.')

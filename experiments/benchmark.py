@@ -6,11 +6,12 @@
 `--net=imagenet` times the paper's net on synthetic 227x227x3 images (1000 classes); `--net=default` the default
 config's small net on 28x28x1 images (10 classes). `--lrn=paper,none` adds every row without LRN (suffix `_nolrn`), so
 the ratios separate convolution speed from LRN speed. Every net is timed for the full step: forward, backward and the
-SGD-momentum update; a JAX row runs the training loop's own jitted step (experiments/step_runner.py), a PyTorch row its
-twin (experiments/torch_twins.py). Compile and warm-up are excluded; the rows take turns, each running `--reps`
-repetitions of `--steps` steps, so drift in the machine's speed hits every row alike (experiments/timing.py); the table
-shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward multiply-accumulates (alexnet.summary) per
-image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM timed in the same run. PyTorch rows appear
+SGD-momentum update; a JAX row runs the training loop's own jitted step (experiments/bench/step_runner.py), a PyTorch
+row its twin (experiments/bench/torch_twins.py). Compile and warm-up are excluded; the rows take turns, each running
+`--reps` repetitions of `--steps` steps, so drift in the machine's speed hits every row alike
+(experiments/bench/timing.py); the table shows the median and best repetition. GFLOP/s counts 3 x 2 x the forward
+multiply-accumulates (alexnet.summary) per image; % of peak divides by a float32 (or bfloat16, f32 accumulate) GEMM
+timed in the same run. PyTorch rows appear
 when torch is installed (`pip install torch==2.13.0` for the CPU wheel).
 """
 from __future__ import annotations
@@ -27,9 +28,9 @@ from alexnet import summary
 from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import imagenet_fused as imagenet_fused_config
-from experiments import step_runner
-from experiments import timing
-from experiments import torch_twins
+from experiments.bench import step_runner
+from experiments.bench import timing
+from experiments.bench import torch_twins
 
 NETS = ('imagenet', 'default')
 LRN_SUFFIX = {'paper': '', 'none': '_nolrn'}

@@ -10,7 +10,7 @@ Runs the towers sweep (experiments/sweeps/towers.py: every net over its seeds; f
   the half-width net, timed one after the other in this process, with the CPU model and its f32 GEMM peak;
 - minival and test errors, mean ± std over seeds, and the learning curves of all nets on one plot;
 - the paper's Figure 3 for every two-tower run: conv1's kernels per tower with a colour-specificity number per tower
-  (experiments/figure3.py; undefined on grey input, and the report says so).
+  (experiments/figures/figure3.py; undefined on grey input, and the report says so).
 """
 from __future__ import annotations
 
@@ -27,30 +27,25 @@ from alexnet import provenance
 from alexnet import steps
 from alexnet import summary
 from alexnet.data import imaging
-from experiments import figure3
-from experiments import step_runner
-from experiments import sweep_files
-from experiments import sweep_queue
-from experiments import sweep_report
-from experiments import timing
+from experiments.bench import step_runner
+from experiments.bench import timing
+from experiments.figures import figure3
+from experiments.sweep import options
+from experiments.sweep import report
+from experiments.sweep import run_queue
+from experiments.sweep import sweep_file
 
-TOWERS_SWEEP = os.path.join(sweep_files.SWEEPS_DIR, 'towers.py')
+TOWERS_SWEEP = os.path.join(sweep_file.SWEEPS_DIR, 'towers.py')
 GREY_NOTE = ('Colour specificity is undefined here: the input has one channel, so the kernels have no colour to '
              "specialise in, and this data cannot test the paper's finding (one tower colour-agnostic, the other "
              'colour-specific, "during every run"). Colour data (ImageNet, CIFAR-10) can: the same command with '
              '`--base` set to a colour config reports the number per tower.')
 
-flags.DEFINE_string('workdir', None, 'Where report.md and its PNGs go (and the runs, unless --runs_dir).')
-flags.DEFINE_string('base', '', 'Base config file (default: the towers sweep\'s, configs/default.py).')
-flags.DEFINE_enum('schedule', 'short', ['short', 'full'], 'As in experiments.sweep.')
-flags.DEFINE_string('runs_dir', '', 'Where the runs are or go (default: --workdir).')
-flags.DEFINE_integer('jobs', 1, 'Runs at once (experiments.sweep --jobs).')
-flags.DEFINE_integer('seeds', 0, "Only the sweep's first N seeds (experiments.sweep --seeds); 0: all.")
+options.define('Where report.md and its PNGs go (and the runs, unless --runs_dir).')
 flags.DEFINE_integer('timing_steps', 20, 'Timed training steps per repetition, per net.')
 flags.DEFINE_integer('timing_reps', 3, 'Timing repetitions per net (median and best are reported).')
 flags.DEFINE_integer('gemm_size', 4096,
                      'Side of the square f32 matmul timed for the GEMM peak (4096 in every published table).')
-flags.mark_flags_as_required(['workdir'])
 FLAGS = flags.FLAGS
 
 
@@ -118,7 +113,8 @@ def figure3_lines(workdir: str, runs: list, finished: set[str]) -> list[str]:
     lines += [GREY_NOTE, '']
   elif specificities:
     towers = len(specificities[0][1])
-    lines += ['Colour specificity per tower (0: grey kernels, 1: each kernel in one channel; experiments/figure3.py):',
+    lines += ['Colour specificity per tower (0: grey kernels, 1: each kernel in one channel; '
+              'experiments/figures/figure3.py):',
               '', '| run | ' + ' | '.join(f'tower {t}' for t in range(towers)) + ' | most / least specific |',
               '|---|' + '---|' * (towers + 1)]
     for run, spec in specificities:
@@ -141,9 +137,9 @@ def ran_at(rows: list[dict]) -> str:
 
 
 def write_report(workdir: str, runs: list, timing_rows: list[dict], machine: timing.Machine, command: str) -> str:
-  module = sweep_files.load_module(TOWERS_SWEEP)
-  rows = sweep_report.collect(runs)
-  labels = sweep_report.points_in_order(rows) or list(dict.fromkeys(r.point for r in runs))
+  module = sweep_file.load(TOWERS_SWEEP)
+  rows = report.collect(runs)
+  labels = report.points_in_order(rows) or list(dict.fromkeys(r.point for r in runs))
   first = {p: next(r for r in runs if r.point == p) for p in labels}
   lines = [f'# Split vs fused: {first[labels[0]].config.config_name} config', '',
            f'Made by `{command}` on {machine.date}; {machine.cpu}, {jax.devices()[0].platform}; '
@@ -153,8 +149,8 @@ def write_report(workdir: str, runs: list, timing_rows: list[dict], machine: tim
            '(docs/ablations/study.md, `python -m experiments.study`).', '']
   lines += structure_lines(labels, first) + ['']
   lines += speed_lines(timing_rows, machine.peak_gflops, first[labels[0]].config.batch_size)
-  lines += ['', sweep_report.markdown(rows, module, 'Errors (minival selects, test reported)',
-                                      getattr(module, 'PAPER', '')), '',
+  lines += ['', report.markdown(rows, module, 'Errors (minival selects, test reported)',
+                                      sweep_file.setting(module, 'PAPER')), '',
             '## Learning curves', '', '![minival curves](minival_curves.png)', '',
             '![training curves](train_curves.png)', '']
   lines += figure3_lines(workdir, runs, {row['run'] for row in rows})
@@ -169,8 +165,13 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   jax.config.update('jax_num_cpu_devices', 2)  # the timing's (1, 2) mesh; before JAX starts its backend.
   logging.set_verbosity(logging.WARNING)
-  runs, failed = sweep_queue.run_sweep(TOWERS_SWEEP, FLAGS.workdir, FLAGS.base, FLAGS.schedule, FLAGS.runs_dir,
-                                       FLAGS.jobs, seeds=FLAGS.seeds)
+  try:
+    runs, failed = run_queue.run_sweep(TOWERS_SWEEP, **options.run_kwargs(FLAGS))
+  except sweep_file.SweepFileError as e:
+    print(f'error: {e}', file=sys.stderr, flush=True)
+    sys.exit(2)
+  if FLAGS.dry_run:
+    return
   nets = {}
   for run in runs:
     nets.setdefault(run.point, run.config)

@@ -33,7 +33,7 @@ from alexnet.data import order
 from alexnet.data import sources
 from alexnet.data import splits
 from alexnet.data import statistics
-from experiments import timing
+from experiments.bench import timing
 
 EXIT_BAD_INPUT = 2
 

@@ -3,7 +3,7 @@
   python -m experiments.kernels --workdir=RUN [--out=RUN/kernels.png]
 
 Prints the PNG's path and each tower's colour specificity (0: grey kernels, 1: each kernel in one channel; undefined
-on grey input). What the number is, and why: experiments/figure3.py.
+on grey input). What the number is, and why: experiments/figures/figure3.py.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import os
 from absl import app
 from absl import flags
 
-from experiments import figure3
+from experiments.figures import figure3
 
 flags.DEFINE_string('workdir', None, 'A run directory written by alexnet.main.')
 flags.DEFINE_string('out', '', 'PNG path (default: <workdir>/kernels.png).')

@@ -2,9 +2,8 @@
 
   python -m experiments.loop_rate [--config=configs/default.py] [--steps=750] [--log_every=50] [--data_dir=DIR]
                                   [--json=PATH]
-
-The step is timed as `experiments.benchmark` times it (the loop's own jitted step on a synthetic batch, launched as
-the loop launches it: experiments/step_runner.py), before and after the loop, so drift in the machine's speed shows as
+ The step is timed as `experiments.benchmark` times it (the loop's own jitted step on a synthetic batch, launched as the
+loop launches it: experiments/bench/step_runner.py), before and after the loop, so drift in the machine's speed shows as
 the gap between the two. The loop is `train.train_and_evaluate` on the config's real data for `--steps` steps in a
 temporary workdir, with neither periodic evaluation nor checkpoints, so its rate is the loop's training-window rate
 (train/images_per_sec in the run's TensorBoard events: steps, batch reading, transfers, metric sums and logging). The
@@ -26,12 +25,12 @@ from absl import logging
 import jax
 
 from alexnet import parallel
+from alexnet import records
 from alexnet import train
 from alexnet.data import imaging
-from experiments import runs
-from experiments import step_runner
-from experiments import sweep_files
-from experiments import timing
+from experiments.bench import step_runner
+from experiments.bench import timing
+from experiments.sweep import sweep_file
 
 flags.DEFINE_string('config', 'configs/default.py', 'A configs/*.py file.')
 flags.DEFINE_integer('steps', 750, 'Loop steps (the default config: ~430 an epoch).')
@@ -49,7 +48,7 @@ FLAGS = flags.FLAGS
 
 def loop_config():
   """The config for the loop: --steps steps in windows of --log_every, neither evaluation nor checkpoints inside."""
-  config = sweep_files.load_config(FLAGS.config)
+  config = sweep_file.load_config(FLAGS.config)
   config.data_dir = FLAGS.data_dir
   config.num_train_steps, config.log_every_steps = FLAGS.steps, FLAGS.log_every
   config.eval_every_steps = config.checkpoint_every_steps = FLAGS.steps + 1  # neither inside the loop.
@@ -64,7 +63,7 @@ def loop_windows(config) -> tuple[list[float], float]:
     start = time.perf_counter()
     train.train_and_evaluate(config, workdir)
     wall = time.perf_counter() - start
-    _, rates = runs.scalars(workdir)['train/images_per_sec']
+    _, rates = records.scalars(workdir)['train/images_per_sec']
   finally:
     shutil.rmtree(workdir, ignore_errors=True)
   return [float(r) for r in rates], wall

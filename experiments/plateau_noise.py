@@ -20,7 +20,7 @@ from absl import app
 from absl import flags
 import numpy as np
 
-from experiments import runs
+from alexnet import records
 
 flags.DEFINE_multi_string('runs', None, 'A run directory or a glob of them, each with summary.json and config.json '
                           '(the flag repeats).')
@@ -56,7 +56,7 @@ def noise_rows(workdirs: list[str], after_epochs: float) -> list[dict]:
   """One row per (config name, evaluation period in epochs, learning rate): runs, second differences, sigma."""
   groups, members = collections.defaultdict(list), collections.defaultdict(set)
   for workdir in workdirs:
-    summary = runs.summary(workdir)
+    summary = records.summary(workdir)
     if not summary or len(summary.get('minival_history', [])) < 3 or not summary.get('epoch'):
       continue
     history = summary['minival_history']
@@ -84,7 +84,7 @@ def format_rows(rows: list[dict], window_epochs: float, z: float) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  rows = noise_rows(runs.finished(FLAGS.runs), FLAGS.after_epochs)
+  rows = noise_rows(records.finished(FLAGS.runs), FLAGS.after_epochs)
   if not rows:
     raise app.UsageError(f'no run with three evaluations at one rate under {FLAGS.runs}')
   print(format_rows(rows, FLAGS.window_epochs, FLAGS.z))

@@ -8,7 +8,6 @@ evaluation (log scale).
 """
 from __future__ import annotations
 
-
 from absl import app
 from absl import flags
 import matplotlib
@@ -17,7 +16,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from alexnet import optim
-from experiments import runs
+from alexnet import records
 
 flags.DEFINE_multi_string('runs', None, 'A run directory or a glob of them (the flag repeats).')
 flags.DEFINE_string('out', None, 'PNG path.')
@@ -35,7 +34,7 @@ def window_means(history: list[dict], evals_per_window: int) -> tuple[np.ndarray
 def plot(workdirs: list[str], out: str) -> str:
   fig, (err, rate) = plt.subplots(2, 1, figsize=(9, 7), sharex=True, gridspec_kw={'height_ratios': (3, 1)})
   for i, workdir in enumerate(workdirs):
-    summary, config = runs.summary(workdir), runs.config(workdir)
+    summary, config = records.summary(workdir), records.config(workdir)
     history, color = summary['minival_history'], f'C{i}'
     per_epoch = summary['step'] / summary['epoch']
     epochs = np.array([h['step'] for h in history]) / per_epoch
@@ -48,7 +47,7 @@ def plot(workdirs: list[str], out: str) -> str:
              f'{summary.get("end_reason") or "ended"}'
              f' at epoch {summary["epoch"]:.0f}, test {100 * summary["top1_error"]:.2f}%')
     rate.step(epochs, [h['learning_rate'] for h in history], where='post', color=color)
-    drops = runs.drops(summary)
+    drops = records.drops(summary)
     err.plot([d['step'] / per_epoch for d in drops], [100 * d.get('window_error', np.nan) for d in drops], 'v',
              color=color, ms=9, mec='k')  # records from before lr_drops give no window error
   err.set(ylabel='minival top-1 error (%)', ylim=(None, 20), title='minival error (lines), window means (dots), '
@@ -64,7 +63,7 @@ def plot(workdirs: list[str], out: str) -> str:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  workdirs = runs.finished(flags.FLAGS.runs)
+  workdirs = records.finished(flags.FLAGS.runs)
   if not workdirs:
     raise app.UsageError(f'no finished run under {flags.FLAGS.runs}')
   print(plot(workdirs, flags.FLAGS.out))

@@ -15,8 +15,8 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
-from experiments import figure3
-from experiments import runs
+from alexnet import records
+from experiments.figures import figure3
 
 flags.DEFINE_string('workdir', None, 'A run directory written by alexnet.main.')
 flags.DEFINE_string('out', '', 'PNG path (default: <workdir>/run.png).')
@@ -33,7 +33,7 @@ def mark_drops(axes, drops: list[dict]) -> None:
 
 
 def plot(workdir: str, out: str) -> str:
-  scalars = runs.scalars(workdir)
+  scalars = records.scalars(workdir)
   kernels = figure3.conv1(workdir)
   towers = kernels.shape[0]
   fig, axes = plt.subplots(1, 2 + towers, figsize=(5 * (2 + towers), 4))
@@ -51,7 +51,7 @@ def plot(workdir: str, out: str) -> str:
     rate.set(ylabel='learning rate', yscale='log')
   axes[1].set(xlabel='step', ylabel='loss', title='loss')
   axes[1].legend()
-  mark_drops(axes[:2], (runs.summary(workdir) or {}).get('lr_drops', []))
+  mark_drops(axes[:2], (records.summary(workdir) or {}).get('lr_drops', []))
   for t in range(towers):
     axes[2 + t].imshow(figure3.kernel_grid(kernels[t]), interpolation='nearest')
     axes[2 + t].set(title=f'conv1 kernels, tower {t}', xticks=[], yticks=[])

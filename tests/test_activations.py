@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import regime
+from experiments.study import regime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

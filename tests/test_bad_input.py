@@ -35,6 +35,15 @@ def test_a_missing_or_broken_sweep_file(tmp_path):
   broken.write_text('BASE = "configs/smoke.py"\ndef get_hyper(h, base)\n  return []\n')
   one_line_error(run('experiments.sweep', f'--sweep={broken}', f'--workdir={tmp_path}/w'),
                  r'broken\.py does not parse: line 2: ')
+  misspelled = tmp_path / 'misspelled.py'
+  misspelled.write_text("BASE = 'configs/smoke.py'\nREFERNCE = 'base'\n\n\ndef get_hyper(h, base):\n  return []\n")
+  one_line_error(run('experiments.sweep', f'--sweep={misspelled}', f'--workdir={tmp_path}/w'),
+                 r'misspelled\.py: unknown setting REFERNCE \(a sweep file.s settings: BASE, TITLE, ')
+  unknown_field = tmp_path / 'unknown_field.py'
+  unknown_field.write_text("BASE = 'configs/smoke.py'\n\n\ndef get_hyper(h, base):\n"
+                           "  return h.sweep('config.learning_rat', [0.1])\n")
+  one_line_error(run('experiments.sweep', f'--sweep={unknown_field}', f'--workdir={tmp_path}/w'),
+                 r'the sweep sets config\.learning_rat, which the base config does not have')
   assert not (tmp_path / 'w').exists()
 
 

@@ -161,6 +161,16 @@ def test_prepare_waits_for_apts_lock_and_says_why_it_could_not_install(tmp_path,
   assert said[1].endswith('install -y -qq dataset-fashion-mnist')
 
 
+def test_prepare_downloads_nothing_unless_asked(tmp_path, monkeypatch):
+  """A dataset that is neither Debian's Fashion-MNIST nor ImageNet (from its tars) is fetched only with --download:
+  without it, one line says how to get it, and TFDS is not asked to download."""
+  monkeypatch.setattr(prepare.tfds.core.DatasetBuilder, 'download_and_prepare',
+                      lambda *a, **k: pytest.fail('TFDS was asked to download'))
+  with pytest.raises(errors.DataNotFoundError, match=r'^cifar10: not prepared in .*/tfds, and nothing is downloaded '
+                     r'unless asked: online, pass --download .*; offline, --manual_dir=DIR'):
+    prepare.prepare('cifar10', str(tmp_path / 'tfds'))
+
+
 @pytest.mark.slow
 def test_an_unknown_split_of_a_prepared_dataset_names_its_splits(fashion_mnist_dir):
   with pytest.raises(errors.DataNotFoundError, match=r"'fashion_mnist' has no split 'nosuchsplit'; its splits are "

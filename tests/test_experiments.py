@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import figure3
+from experiments.figures import figure3
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

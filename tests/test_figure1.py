@@ -10,9 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from alexnet import provenance
+from alexnet import records
+from alexnet import run_summary
 from configs import figure1 as figure1_config
-from experiments import figure1
-from experiments import runs
+from experiments.figures import figure1
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,8 +82,10 @@ def test_a_run_logs_the_training_error_every_step_and_writes_its_summary(tmp_pat
   assert summary['epoch'] == pytest.approx(30 * 128 / (1024 - 128))
   assert 0 <= summary['top1_error'] <= 1 and 0 <= summary['minival_top1_error'] <= 1
   assert summary == json.loads((tmp_path / 'summary.json').read_text())
-  steps, smoothed = runs.train_curve(str(tmp_path))
-  batch = runs.scalars(str(tmp_path))['train/batch_top1_error'][1]
+  assert list(summary)[:len(run_summary.FIELDS)] == list(run_summary.FIELDS)  # the same schema as alexnet.train's
+  assert summary['config_name'] == 'figure1' and summary['commit'] == provenance.code_version()['commit']
+  steps, smoothed = records.train_curve(str(tmp_path))
+  batch = records.scalars(str(tmp_path))['train/batch_top1_error'][1]
   np.testing.assert_array_equal(steps, np.arange(1, 31))
   np.testing.assert_allclose(smoothed, figure1.trailing_mean(batch, 5), rtol=1e-6)
   assert summary['train_top1_error_end'] == pytest.approx(smoothed[-1], rel=1e-6)

@@ -1,7 +1,7 @@
 """Colour specificity (Section 6.1's colour-agnostic and colour-specific towers), on kernels of known colour."""
 import numpy as np
 
-from experiments import figure3
+from experiments.figures import figure3
 
 
 def test_colour_specificity_is_zero_for_grey_and_one_for_single_channel_kernels():

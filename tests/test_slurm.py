@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,29 +96,110 @@ def job_state(job_id: str) -> str:
   return subprocess.run(['squeue', '-h', '-j', job_id, '-o', '%T'], capture_output=True, text=True).stdout.strip()
 
 
-def test_a_requeued_job_saves_and_resumes_to_the_same_final_metrics(tmp_path):
-  """`scontrol requeue` on a running training job: SLURM sends SIGTERM, the run saves at one step and exits 75, the
-  job goes back to the queue, and when it starts again the same command resumes and ends bitwise where a run that
-  was never stopped ends."""
-  straight = tmp_path / 'straight'
-  alone = subprocess.run([sys.executable, *test_faults.SMOKE, f'--workdir={straight}'], cwd=REPO, capture_output=True,
+@pytest.fixture(scope='module')
+def straight(tmp_path_factory):
+  """The smoke run of test_faults, never stopped: where a stopped and resumed one must end."""
+  workdir = tmp_path_factory.mktemp('straight') / 'run'
+  alone = subprocess.run([sys.executable, *test_faults.SMOKE, f'--workdir={workdir}'], cwd=REPO, capture_output=True,
                          text=True, timeout=600)
   assert alone.returncode == 0, alone.stderr[-3000:]
-  workdir, log = tmp_path / 'run', tmp_path / 'job.log'
+  return test_faults.final(workdir)
+
+
+def submit_training(workdir, log) -> str:
+  """slurm/train.sbatch with the smoke run, a 10-minute limit and the script's own --signal=TERM@120; its job id."""
   submitted = subprocess.run(['sbatch', '--parsable', '-n1', '--cpus-per-task=1', '-t', '10', f'--output={log}',
                               f'--chdir={REPO}', f'--export=ALL,PYTHON={sys.executable}', 'slurm/train.sbatch',
                               *test_faults.SMOKE[2:], f'--workdir={workdir}'], capture_output=True, text=True,
                              timeout=60)
   assert submitted.returncode == 0, submitted.stderr
-  job_id = submitted.stdout.strip().split(';')[0]
-  deadline = time.time() + 300
-  while not (workdir / 'checkpoints' / '40').exists():
+  return submitted.stdout.strip().split(';')[0]
+
+
+def wait_for_checkpoint(workdir, log, step: int, deadline: float) -> None:
+  while not (workdir / 'checkpoints' / str(step)).exists():
     assert time.time() < deadline and not (workdir / 'summary.json').exists(), log.read_text()[-3000:]
     time.sleep(0.2)
-  subprocess.run(['scontrol', 'requeue', job_id], check=True, timeout=60)
+
+
+def wait_to_finish(job_id: str, workdir, log, deadline: float) -> str:
   while not (workdir / 'summary.json').exists() or job_state(job_id):
     assert time.time() < deadline, f'job {job_id} ({job_state(job_id)}) did not finish:\n' + log.read_text()[-3000:]
     time.sleep(1)
-  text = log.read_text()
+  return log.read_text()
+
+
+def test_a_requeued_job_saves_and_resumes_to_the_same_final_metrics(tmp_path, straight):
+  """`scontrol requeue` on a running training job: SLURM sends SIGTERM, the run saves at one step and exits 75, the
+  job goes back to the queue, and when it starts again the same command resumes and ends bitwise where a run that
+  was never stopped ends."""
+  workdir, log = tmp_path / 'run', tmp_path / 'job.log'
+  job_id, deadline = submit_training(workdir, log), time.time() + 300
+  wait_for_checkpoint(workdir, log, 40, deadline)
+  subprocess.run(['scontrol', 'requeue', job_id], check=True, timeout=60)
+  text = wait_to_finish(job_id, workdir, log, deadline)
   assert 'error: stopped: SIGTERM at step ' in text and 'Resumed from' in text, text[-3000:]
-  test_faults.assert_same_run(test_faults.final(workdir), test_faults.final(straight))
+  test_faults.assert_same_run(test_faults.final(workdir), straight)
+
+
+def training_task(workdir) -> int:
+  """The pid of the job step's task: the Python process training into `workdir` (srun's own command line names the
+  same arguments, after 'srun')."""
+  for pid in filter(str.isdigit, os.listdir('/proc')):
+    try:
+      with open(f'/proc/{pid}/cmdline', 'rb') as f:
+        argv = f.read().decode().split('\0')
+    except OSError:
+      continue
+    if argv[0] == sys.executable and f'--workdir={workdir}' in argv:
+      return int(pid)
+  raise AssertionError(f'no training process for {workdir}')
+
+
+def notice_came(pid: int, log) -> bool:
+  """Whether the notice reached the (stopped) task: SIGTERM pending in it, or the task continued by slurmstepd (it
+  sends SIGCONT before a signal) has taken it or ended."""
+  try:
+    with open(f'/proc/{pid}/status') as f:
+      masks = [int(line.split()[1], 16) for line in f if line.startswith(('SigPnd:', 'ShdPnd:'))]
+  except FileNotFoundError:
+    return True
+  return any(mask & (1 << (signal.SIGTERM - 1)) for mask in masks) or 'SIGTERM: finishing this step' in log.read_text()
+
+
+def run_seconds(job_id: str) -> int:
+  fields = dict(f.split('=', 1) for f in subprocess.run(['scontrol', 'show', 'job', '-o', job_id], check=True,
+                                                        capture_output=True, text=True).stdout.split() if '=' in f)
+  days, _, clock = fields['RunTime'].rpartition('-')
+  h, m, sec = (int(x) for x in clock.split(':'))
+  return (int(days or 0) * 24 + h) * 3600 + m * 60 + sec
+
+
+def test_the_time_limit_notice_saves_requeues_and_resumes_to_the_same_final_metrics(tmp_path, straight):
+  """--signal=TERM@120 (slurm/train.sbatch), as SLURM itself sends it: the job's time limit is brought within two
+  minutes of now (`scontrol update TimeLimit`), so slurmctld's own check sends the notice to the job step. The
+  training process is stopped (SIGSTOP) until it comes, so that it arrives mid-run however long slurmctld takes
+  (slurmstepd sends SIGCONT before the signal); then the limit goes back to 10 minutes, and the process saves at one
+  step and exits 75, the script requeues the job, and it resumes to bitwise the final metrics of a run never
+  stopped."""
+  workdir, log = tmp_path / 'run', tmp_path / 'job.log'
+  job_id, deadline = submit_training(workdir, log), time.time() + 420
+  wait_for_checkpoint(workdir, log, 40, deadline)
+  task = training_task(workdir)
+  os.kill(task, signal.SIGSTOP)
+  try:
+    minutes = run_seconds(job_id) // 60 + 2  # the limit is 60-120 s away: within the notice's 120 s, not past it.
+    subprocess.run(['scontrol', 'update', f'JobId={job_id}', f'TimeLimit={minutes}'], check=True, timeout=60)
+    while not notice_came(task, log):
+      assert time.time() < deadline, 'slurmctld sent no notice:\n' + log.read_text()[-3000:]
+      time.sleep(0.5)
+    subprocess.run(['scontrol', 'update', f'JobId={job_id}', 'TimeLimit=10'], check=True, timeout=60)
+  finally:
+    try:
+      os.kill(task, signal.SIGCONT)
+    except ProcessLookupError:
+      pass  # it took the notice and ended.
+  text = wait_to_finish(job_id, workdir, log, deadline)
+  assert 'error: stopped: SIGTERM at step ' in text and f'requeueing job {job_id}' in text, text[-3000:]
+  assert 'Resumed from' in text, text[-3000:]
+  test_faults.assert_same_run(test_faults.final(workdir), straight)

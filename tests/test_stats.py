@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from experiments import stats
+from experiments.study import stats
 
 
 def test_paired_t_on_a_hand_computed_case():

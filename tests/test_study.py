@@ -4,8 +4,8 @@ import csv
 import numpy as np
 import pytest
 
-from experiments import stats
-from experiments import study_table
+from experiments.study import stats
+from experiments.study import table
 
 SEEDS = range(5)
 
@@ -31,7 +31,7 @@ def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_pa
       # no claim
       'lrn=batchnorm': [e + d for e, d in zip(reference, [-0.030, -0.031, -0.029, -0.030, -0.030], strict=True)],
   })
-  rows, text = study_table.study(str(tmp_path), questions=('lrn', 'pooling'))
+  rows, text = table.study(str(tmp_path), questions=('lrn', 'pooling'))
   by_contrast = {r['contrast']: r for r in rows}
   none = by_contrast['lrn=none − lrn=paper']
   assert none['n'] == 5 and none['mean'] == pytest.approx(2.0)
@@ -56,7 +56,7 @@ def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_pa
 
 def test_unpaired_seeds_are_left_out_and_untestable_contrasts_say_so(tmp_path):
   write_rows(tmp_path / 'augmentation', {'crop+flip': [0.1] * 5, 'none': [0.12, 0.13, 0.12, 0.14, 0.12]})
-  rows, _ = study_table.study(str(tmp_path), questions=('augmentation',))
+  rows, _ = table.study(str(tmp_path), questions=('augmentation',))
   by_contrast = {r['contrast']: r for r in rows}
   assert by_contrast['crop+flip+PCA − crop+flip']['verdict'] == 'cannot test here'
   assert by_contrast['none − crop+flip']['n'] == 5
@@ -84,7 +84,7 @@ def test_a_contrast_is_read_only_where_its_arm_overfits(tmp_path, train_end, ver
   reference = [0.100, 0.110, 0.095, 0.105, 0.120]
   write_overfit_rows(tmp_path / 'augmentation', {'crop+flip': reference, 'none': [e + 0.02 for e in reference]},
                      train_end={'crop+flip': 0.12, 'none': train_end}, minival={'crop+flip': 0.1, 'none': 0.1})
-  rows, text = study_table.study(str(tmp_path), questions=('augmentation',))
+  rows, text = table.study(str(tmp_path), questions=('augmentation',))
   none = {r['contrast']: r for r in rows}['none − crop+flip']
   assert none['verdict'] == verdict and none['mean'] == pytest.approx(2.0)
   gap = 100 * (0.1 - train_end)
@@ -96,12 +96,12 @@ def test_a_contrast_is_read_only_where_its_arm_overfits(tmp_path, train_end, ver
 
 
 def test_a_sweeps_own_table_states_its_regime_check():
-  from experiments import sweep_files, sweep_report  # pylint: disable=g-import-not-at-top
+  from experiments.sweep import report, sweep_file  # pylint: disable=g-import-not-at-top
   run = {'test_top5_error': 0.0, 'images_per_sec': 500.0, 'wall_seconds': 60.0, 'minival_top1_error': 0.1}
   rows = [{**run, 'point': 'dropout=0.5', 'seed': s, 'test_top1_error': 0.10, 'train_top1_error_end': 0.12}
           for s in SEEDS] + [{**run, 'point': 'dropout=0', 'seed': s, 'test_top1_error': 0.11,
                               'train_top1_error_end': 0.115 - 0.005 * s} for s in SEEDS]
-  table = sweep_report.markdown(rows, sweep_files.question('dropout'), 'Dropout')
+  table = report.markdown(rows, sweep_file.question('dropout'), 'Dropout')
   # dropout=0's training error ends at 11.5..9.5 %, 10.5 % on average: 0.5 points above its minival error of 10 %,
   # under the design's 3; the reference needs no check.
   assert ('The regime: dropout=0 does not overfit: its minival error ends 0.50 points below its training error '

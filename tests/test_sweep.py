@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import hyper
-from experiments import runs
-from experiments import stats
-from experiments import sweep_execute
-from experiments import sweep_files
-from experiments import sweep_plan
-from experiments import sweep_report
+from alexnet import records
+from experiments.study import stats
+from experiments.sweep import hyper
+from experiments.sweep import local
+from experiments.sweep import plan
+from experiments.sweep import report
+from experiments.sweep import sweep_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWEEPS = os.path.join(REPO, 'experiments', 'sweeps')
@@ -40,8 +40,8 @@ def test_hyper_product_zipit_chain():
 
 
 def plan_of(name, runs_dir='/runs', base='', schedule='short'):
-  module = sweep_files.load_module(os.path.join(SWEEPS, f'{name}.py'))
-  return sweep_plan.plan(module, sweep_files.load_config(os.path.join(REPO, base or module.BASE)), schedule, runs_dir)
+  module = sweep_file.load(os.path.join(SWEEPS, f'{name}.py'))
+  return plan.plan(module, sweep_file.load_config(os.path.join(REPO, base or module.BASE)), schedule, runs_dir)
 
 
 def test_plans_name_runs_by_what_differs_from_the_base():
@@ -85,14 +85,14 @@ def test_plans_name_runs_by_what_differs_from_the_base():
 
 
 def test_flag_values_read_back_by_config_flags():
-  assert sweep_plan.flag_value((16, 32)) == '(16,32)' and sweep_plan.flag_value((7,)) == '(7,)'
-  assert sweep_plan.flag_value(0.1) == '0.1' and sweep_plan.flag_value(False) == 'False'
-  assert sweep_plan.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
+  assert plan.flag_value((16, 32)) == '(16,32)' and plan.flag_value((7,)) == '(7,)'
+  assert plan.flag_value(0.1) == '0.1' and plan.flag_value(False) == 'False'
+  assert plan.slugify({'lrn': 'none', 'conv1_padding': '1,2'}, 3) == 'conv1_padding=1,2,lrn=none,seed=3'
   # A long slug ends in a hash of its point, so the seeds of one point still share it.
   long = {f'field_{i}': 'x' * 10 for i in range(10)}
-  point = sweep_plan.point_slug(long)
+  point = plan.point_slug(long)
   assert len(point) == 99
-  assert sweep_plan.slugify(long, 0) == f'{point},seed=0' and sweep_plan.slugify(long, 1) == f'{point},seed=1'
+  assert plan.slugify(long, 0) == f'{point},seed=0' and plan.slugify(long, 1) == f'{point},seed=1'
 
 
 def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
@@ -100,7 +100,7 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   rows = [{'point': p, 'run': f'{p}{i}', 'seed': i, 'minival_top1_error': e, 'test_top1_error': e,
            'test_top5_error': e / 10, 'images_per_sec': 100.0, 'wall_seconds': 60.0}
           for p, errors in (('ref', [0.10, 0.12, 0.14]), ('other', [0.20, 0.20, 0.23])) for i, e in enumerate(errors)]
-  table = sweep_report.markdown(rows, module, 'T')
+  table = report.markdown(rows, module, 'T')
   ref_line = next(l for l in table.splitlines() if l.startswith('| ref '))
   other_line = next(l for l in table.splitlines() if l.startswith('| other '))
   assert '| 3 | - | 12.00 ± 2.00 | 12.00 ± 2.00 | 1.20 ± 0.20 | - | - |' in ref_line
@@ -120,11 +120,11 @@ def test_selection_reads_the_minival_mean_only():
           for p, pairs in (('lr=0.1', [(0.09, 0.01), (0.11, 0.01)]), ('lr=0.05', [(0.08, 0.5), (0.10, 0.5)]))
           for i, (m, t) in enumerate(pairs)]
   module = types.SimpleNamespace(SELECT='minival_top1_error')
-  assert sweep_report.selection(module, rows) == (
+  assert report.selection(module, rows) == (
       'Selected by the rule (the lowest mean minival_top1_error of the 2 points finished; test not read): '
       '**lr=0.05**.')
   with pytest.raises(ValueError, match='SELECT must be a minival or steps_to_ metric'):
-    sweep_report.selection(types.SimpleNamespace(SELECT='test_top1_error'), rows)
+    report.selection(types.SimpleNamespace(SELECT='test_top1_error'), rows)
 
 
 def test_selection_within_a_field_on_training_speed():
@@ -135,7 +135,7 @@ def test_selection_within_a_field_on_training_speed():
   rows = [{'point': f'{unit},lr={lr}', 'activation': unit, 'seed': i, 'steps_to_0.1_train_error': n,
            'test_top1_error': 0.0} for (unit, lr), ns in steps.items() for i, n in enumerate(ns)]
   module = types.SimpleNamespace(SELECT='steps_to_0.1_train_error', SELECT_WITHIN='activation')
-  assert sweep_report.selection(module, rows) == (
+  assert report.selection(module, rows) == (
       'Selected by the rule (the lowest mean steps_to_0.1_train_error among the 5 points finished, for each '
       'activation; test not read): **relu,lr=0.1**; **tanh,lr=0.01**.')
 
@@ -143,12 +143,12 @@ def test_selection_within_a_field_on_training_speed():
 def test_a_sweep_file_names_the_program_its_runs_execute():
   tune = plan_of('tune_figure1', runs_dir='/r')
   assert {r.entry for r in tune} == {'experiments.figure1'}
-  command = sweep_plan.command(tune[0], 'configs/figure1.py')
+  command = plan.command(tune[0], 'configs/figure1.py')
   assert command[1:4] == ['-m', 'experiments.figure1', '--config=configs/figure1.py']
   assert [(r.point, r.config.activation, r.config.learning_rate) for r in tune[::3]] == [
       ('relu lr=0.01', 'relu', 0.01), ('relu lr=0.3', 'relu', 0.3), ('tanh lr=0.1', 'tanh', 0.1)]
   assert {r.seed for r in tune} == {100}
-  assert sweep_plan.command(plan_of('lrn')[0], 'configs/proxy.py')[2] == 'alexnet.main'
+  assert plan.command(plan_of('lrn')[0], 'configs/proxy.py')[2] == 'alexnet.main'
   relu = plan_of('relu', runs_dir='/r')
   assert {r.entry for r in relu} == {'experiments.figure1'}
   assert [(r.point, r.config.activation, r.config.learning_rate, r.seed) for r in relu[::5]] == [
@@ -158,10 +158,10 @@ def test_a_sweep_file_names_the_program_its_runs_execute():
 
 def test_steps_to_a_training_error():
   steps, errors = np.array([20, 40, 60, 80]), np.array([0.6, 0.3, 0.25, 0.2])
-  assert sweep_report.steps_to(0.25, steps, errors) == 60 and sweep_report.steps_to(0.1, steps, errors) is None
-  assert sweep_report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=0.5)) == (0.5,)
-  assert sweep_report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=(0.25, 0.1))) == (0.25, 0.1)
-  assert sweep_report.train_error_targets(types.SimpleNamespace()) == ()
+  assert report.steps_to(0.25, steps, errors) == 60 and report.steps_to(0.1, steps, errors) is None
+  assert report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=0.5)) == (0.5,)
+  assert report.train_error_targets(types.SimpleNamespace(TRAIN_ERROR_TARGET=(0.25, 0.1))) == (0.25, 0.1)
+  assert report.train_error_targets(types.SimpleNamespace()) == ()
 
 
 # --------------------------------------------------------------------------------------------- end to end (slow)
@@ -248,31 +248,31 @@ def test_a_killed_run_resumes_and_a_failing_point_is_reported(tmp_path):
 
 def test_a_workdir_from_another_config_is_refused(tmp_path):
   run = plan_of('lrn', runs_dir=str(tmp_path))[3]  # lrn=caffe, seed 0
-  assert sweep_plan.check_reusable(run) is None  # nothing there yet
+  assert plan.check_reusable(run) is None  # nothing there yet
   os.makedirs(run.workdir)
   other = run.config.copy_and_resolve_references()
   other.learning_rate = 0.5
   (tmp_path / run.slug / 'config.json').write_text(other.to_json_best_effort())
-  assert "fields ['learning_rate']" in sweep_plan.check_reusable(run)
+  assert "fields ['learning_rate']" in plan.check_reusable(run)
   (tmp_path / run.slug / 'config.json').write_text(run.config.to_json_best_effort())
-  assert sweep_plan.check_reusable(run) is None
+  assert plan.check_reusable(run) is None
   # Run dirs from before a field existed (at its default) or run elsewhere (another mesh) are the same run.
   older = json.loads(run.config.to_json_best_effort())
   del older['kernels']
   older['mesh_data'], older['mesh_tower'] = 1, 2
   (tmp_path / run.slug / 'config.json').write_text(json.dumps(older))
-  assert sweep_plan.check_reusable(run) is None
+  assert plan.check_reusable(run) is None
 
 
 def test_jobs_split_the_gpus_else_the_cpu_cores(monkeypatch):
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '0,1,2,3')
-  assert sweep_execute.slots(2) == [({'CUDA_VISIBLE_DEVICES': '0,1'}, None), ({'CUDA_VISIBLE_DEVICES': '2,3'}, None)]
+  assert local.slots(2) == [({'CUDA_VISIBLE_DEVICES': '0,1'}, None), ({'CUDA_VISIBLE_DEVICES': '2,3'}, None)]
   with pytest.raises(ValueError, match='--jobs=5 but 4 GPUs'):
-    sweep_execute.slots(5)
+    local.slots(5)
   monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
-  monkeypatch.setattr(sweep_execute.shutil, 'which', lambda _: None)
-  monkeypatch.setattr(sweep_execute.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
-  assert sweep_execute.slots(2) == [({}, {0, 1}), ({}, {2, 3})]
+  monkeypatch.setattr(local.shutil, 'which', lambda _: None)
+  monkeypatch.setattr(local.os, 'sched_getaffinity', lambda _: {0, 1, 2, 3})
+  assert local.slots(2) == [({}, {0, 1}), ({}, {2, 3})]
 
 
 def test_the_schedule_line_counts_unannealed_runs_and_old_records_give_their_drops():
@@ -280,33 +280,33 @@ def test_the_schedule_line_counts_unannealed_runs_and_old_records_give_their_dro
   on the plateau schedule gets a line with its runs' drops and how many trained under an epoch at a reduced rate."""
   history = [{'step': s, 'learning_rate': lr} for s, lr in ((100, 0.01), (200, 0.01), (300, 0.001), (396, 0.001))]
   old = {'step': 400, 'epoch': 4.0, 'minival_history': history}
-  assert runs.drops(old) == [{'step': 300, 'epoch': 3.0, 'learning_rate': 0.001}]
+  assert records.drops(old) == [{'step': 300, 'epoch': 3.0, 'learning_rate': 0.001}]
   rows = [{'schedule': 'plateau', 'lr_drops': n, 'epochs_at_reduced_rate': e, 'end_reason': end}
           for n, e, end in ((3, 9.0, 'plateau rule done'), (1, 0.5, 'num_epochs'), (0, 0.0, 'num_epochs'))]
-  assert sweep_report.schedule_note('proxy', rows) == (
+  assert report.schedule_note('proxy', rows) == (
       'The schedule of proxy: drops per run 3, 1, 0; epochs at a reduced rate 9.0, 0.5, 0.0; 2 of 3 runs unannealed '
       '(under one epoch at a reduced rate); ended by: num_epochs, plateau rule done.')
-  assert sweep_report.schedule_note('cosine', [dict(rows[0], schedule='cosine')]) == ''
+  assert report.schedule_note('cosine', [dict(rows[0], schedule='cosine')]) == ''
 
 
 def test_a_finished_run_of_another_config_is_not_reused(tmp_path):
   """A runs_dir entry finished under another config (here: another plateau threshold) is neither skipped as done nor
   read into the tables; the same entry under another schedule's unread settings is the same run."""
-  module = sweep_files.load_module(os.path.join(REPO, 'experiments/sweeps/schedules.py'))
-  planned = sweep_plan.plan(module, sweep_files.load_config(module.BASE), 'full', str(tmp_path))
+  module = sweep_file.load(os.path.join(REPO, 'experiments/sweeps/schedules.py'))
+  planned = plan.plan(module, sweep_file.load_config(module.BASE), 'full', str(tmp_path))
   plateau, cosine = planned[0], planned[3]
   for run, change in ((plateau, {'plateau_threshold': 0.5}), (cosine, {'plateau_threshold': 0.5})):
     os.makedirs(run.workdir)
     saved = json.loads(run.config.to_json_best_effort()) | change
     (Path(run.workdir) / 'config.json').write_text(json.dumps(saved))
     (Path(run.workdir) / 'summary.json').write_text('{}')
-  assert 'holds a run of another config' in sweep_plan.check_reusable(plateau)
-  assert not sweep_execute.finished(plateau)
-  assert sweep_plan.check_reusable(cosine) is None and sweep_execute.finished(cosine)
+  assert 'holds a run of another config' in plan.check_reusable(plateau)
+  assert not local.finished(plateau)
+  assert plan.check_reusable(cosine) is None and local.finished(cosine)
 
 
 def test_a_recorded_command_holds_no_path_of_this_machine():
   args = [sys.executable, '-m', 'alexnet.main', '--config=configs/default.py',
           f'--workdir={REPO}/runs/x/conv_features=16-32,seed=0', '--config.seed=0']
-  assert sweep_execute.shell_line(args) == ("python -m alexnet.main --config=configs/default.py "
+  assert local.shell_line(args) == ("python -m alexnet.main --config=configs/default.py "
                                              "'--workdir=runs/x/conv_features=16-32,seed=0' --config.seed=0\n")

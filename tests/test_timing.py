@@ -1,5 +1,5 @@
 """Timed rows: the order in which the rows take turns, and the seconds per step each repetition reports."""
-from experiments import timing
+from experiments.bench import timing
 
 
 def test_rows_take_turns(monkeypatch):

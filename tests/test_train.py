@@ -15,6 +15,8 @@ import pytest
 from alexnet import checkpoint
 from alexnet import optim
 from alexnet import progress
+from alexnet import records
+from alexnet import run_summary
 from alexnet import steps
 from alexnet import train
 from alexnet import validation
@@ -23,7 +25,6 @@ from alexnet.data import splits
 from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import smoke as smoke_config
-from experiments import runs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -131,6 +132,9 @@ def test_the_test_split_is_evaluated_once_and_the_plateau_reads_minival(tmp_path
   np.testing.assert_allclose(rates, [1e-2, 1e-2, 1e-2, 1e-3, 1e-3, 1e-3], rtol=1e-5)
   assert summary['top1_error'] == 0.9 and summary['minival_top1_error'] == 0.5
   assert [d['step'] for d in summary['lr_drops']] == [40] and summary['end_reason'] == 'num_train_steps'
+  # summary.json: the schema's fields first, in its order (alexnet/run_summary.py), then the loop's own.
+  assert list(summary)[:len(run_summary.FIELDS)] == list(run_summary.FIELDS)
+  assert summary == run_summary.read(str(tmp_path))
 
 
 def flat_minival(calls):
@@ -355,7 +359,7 @@ def test_the_writer_writes_tensorboard_scalars_and_hparams(tmp_path):
     writer.write_scalars(step, {'train/loss': 1.0 / step, 'train/top1_error': 0.5})
   writer.close()
   assert any(n.startswith('events.out.tfevents') for n in os.listdir(tmp_path))
-  scalars = runs.scalars(str(tmp_path))
+  scalars = records.scalars(str(tmp_path))
   assert set(scalars) == {'train/loss', 'train/top1_error'}
   np.testing.assert_array_equal(scalars['train/loss'][0], [10, 20])
   np.testing.assert_allclose(scalars['train/loss'][1], [0.1, 0.05], rtol=1e-6)
@@ -363,9 +367,9 @@ def test_the_writer_writes_tensorboard_scalars_and_hparams(tmp_path):
 
 def test_events_are_written_and_read_without_importing_tensorflow_where_it_is_installed(tmp_path):
   """TensorBoard's TensorFlow-free file layer is used even with TensorFlow installed: a run does not pay its import."""
-  code = ('import sys\nfrom alexnet import progress\nfrom experiments import runs\n'
+  code = ('import sys\nfrom alexnet import progress\nfrom alexnet import records\n'
           f'writer = progress.Writer({str(tmp_path)!r})\nwriter.write_scalars(10, {{"train/loss": 0.5}})\n'
-          f'writer.close()\nprint(runs.scalars({str(tmp_path)!r})["train/loss"][1].tolist(), '
+          f'writer.close()\nprint(records.scalars({str(tmp_path)!r})["train/loss"][1].tolist(), '
           "'tensorflow' in sys.modules)\n")
   result = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -396,7 +400,7 @@ def test_training_needs_no_tensorflow(tmp_path):
   assert "No module named 'tensorflow'" not in result.stderr
   assert json.loads((tmp_path / 'summary.json').read_text())['step'] == 12
   assert checkpoint.latest_step(str(tmp_path)) == 12
-  assert len(runs.scalars(str(tmp_path))['train/loss'][0]) == 2  # steps 10 and 12.
+  assert len(records.scalars(str(tmp_path))['train/loss'][0]) == 2  # steps 10 and 12.
 
 
 @pytest.mark.slow

@@ -74,8 +74,9 @@ def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_ap
             download: bool = False) -> None:
   """Prepares `dataset` under `data_dir` unless it is there already (array_record); DataError says what is missing.
 
-  Fashion-MNIST comes from Debian's package (installed with apt-get when `allow_apt`); only with `download` does TFDS
-  fetch it from the network instead, so an offline machine is told why in one line rather than left retrying hosts."""
+  Fashion-MNIST comes from Debian's package (installed with apt-get when `allow_apt`), ImageNet from `manual_dir`,
+  any other dataset from `manual_dir` too; only with `download` does TFDS fetch a dataset from the network, so an
+  offline machine is told why in one line rather than left retrying hosts."""
   data_dir = os.path.expanduser(data_dir)
   manual_dir = os.path.expanduser(manual_dir) if manual_dir else manual_dir
   builder = tfds.builder(dataset, data_dir=data_dir)
@@ -97,6 +98,10 @@ def prepare(dataset: str, data_dir: str, manual_dir: str | None = None, allow_ap
       raise errors.DataNotFoundError(f'{dataset}: {e}') from None
     cls = imagenet.Imagenet2012 if dataset == 'imagenet2012' else imagenet.Imagenet2012Resized256
     builder = cls(data_dir=data_dir, file_format='array_record')
+  elif not download and manual_dir is None:
+    raise errors.DataNotFoundError(
+        f'{dataset}: not prepared in {data_dir}, and nothing is downloaded unless asked: online, pass --download to '
+        'let TFDS fetch it; offline, --manual_dir=DIR with the files its TFDS builder reads')
   else:
     builder = tfds.builder(dataset, data_dir=data_dir, file_format='array_record')
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))

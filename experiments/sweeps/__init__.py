@@ -1,6 +1,6 @@
-"""Sweep files: each defines BASE, get_hyper(h, base) and, optionally, what experiments/study.py reads: REFERENCE,
-METRIC, PAPER_DELTA / PAPER_SIGN, ANCHORS, UNTESTABLE, MUST_OVERFIT (see experiments/sweep.py and
-experiments/contrasts.py).
+"""Sweep files: each defines BASE and get_hyper(h, base), and may set the other settings that
+experiments/sweep/sweep_file.py declares (SETTINGS: what the sweep runner and the study read, with their defaults);
+an undeclared upper-case name is refused. This package holds what the files share.
 
 The ablation study's questions run on configs/proxy.py (the paper's numeric regime on the small net) at its own
 schedule, each arm over the same SEEDS so that arms pair by seed (same batch order, augmentation draws, dropout masks).

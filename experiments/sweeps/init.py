@@ -20,12 +20,12 @@ REFERENCE = 'biases 1'
 METRIC = 'train_top1_error_mean'
 PAPER_SIGN = {'biases 0': +1}  # the paper: without positive biases the early training error is higher.
 ANCHORS = 'paper: biases 1 accelerate early learning (sign only); Caffe: biases 1 gave a flat loss, 0.1 used.'
-EPOCH = {'num_epochs': 1.0, 'log_every_steps': 10, 'eval_every_epochs': 0.25, 'checkpoint_every_steps': 500}
+_EPOCH = {'num_epochs': 1.0, 'log_every_steps': 10, 'eval_every_epochs': 0.25, 'checkpoint_every_steps': 500}
 
 
 def get_hyper(h, base):
   del base
   biases = h.zipit([h.sweep('label', ['biases 1', 'biases 0.1', 'biases 0']),
                     h.sweep('config.positive_bias', [1.0, 0.1, 0.0])])
-  schedule = h.product([h.fixed(f'config.{k}', v) for k, v in EPOCH.items()])
+  schedule = h.product([h.fixed(f'config.{k}', v) for k, v in _EPOCH.items()])
   return h.product([biases, schedule, sweeps.seeds(h)])

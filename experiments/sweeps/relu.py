@@ -25,11 +25,11 @@ TRAIN_ERROR_TARGET = (0.25, 0.15)
 PAPER_SIGN = {'tanh': +1}  # the paper: tanh needs more steps (about six times ReLU's).
 ANCHORS = ('paper: ReLUs reach 25% training error on CIFAR-10 six times faster than tanh (Figure 1); here the '
            'steps to 25% come within the first fifth of an epoch.')
-RATES = {'relu': 0.01, 'tanh': 0.03}  # tune_figure1.py's selection (docs/tune_figure1/results.md).
+_RATES = {'relu': 0.01, 'tanh': 0.03}  # tune_figure1.py's selection (docs/tune_figure1/results.md).
 
 
 def get_hyper(h, base):
   del base
   return h.product([h.chain([h.product([h.fixed('label', unit), h.fixed('config.activation', unit),
-                                        h.fixed('config.learning_rate', rate)]) for unit, rate in RATES.items()]),
+                                        h.fixed('config.learning_rate', rate)]) for unit, rate in _RATES.items()]),
                     sweeps.seeds(h)])

@@ -18,11 +18,11 @@ from experiments import sweeps
 BASE = 'configs/default.py'
 TITLE = "The default's schedule: the plateau rule against cosine"
 REFERENCE = 'plateau'
-COSINE = {'schedule': 'cosine', 'num_epochs': 10.0, 'eval_every_epochs': 1.0}  # configs/default_cosine.py.
+_COSINE = {'schedule': 'cosine', 'num_epochs': 10.0, 'eval_every_epochs': 1.0}  # configs/default_cosine.py.
 
 
 def get_hyper(h, base):
   del base
   return h.product([h.chain([h.fixed('label', 'plateau'), h.product([h.fixed('label', 'cosine'),
-                                                                       sweeps.fixed(h, COSINE)])]),
+                                                                       sweeps.fixed(h, _COSINE)])]),
                     sweeps.seeds(h, (0, 1, 2))])

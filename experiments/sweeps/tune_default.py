@@ -12,12 +12,12 @@ rule); configs/default.py keeps 0.1 for the plateau rule without re-tuning it.
 BASE = 'configs/default_cosine.py'
 TITLE = 'Default config: learning rate, selected on minival'
 METRIC = 'minival_top1_error'  # the contrasts read minival only.
-SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep_report.selection).
+SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep/report.selection).
 REFERENCE = 'lr=0.05'
-RATES = (0.02, 0.05, 0.1)
+_RATES = (0.02, 0.05, 0.1)
 
 
 def get_hyper(h, base):
   del base
-  return h.product([h.zipit([h.sweep('label', [f'lr={r:g}' for r in RATES]), h.sweep('config.learning_rate', RATES)]),
+  return h.product([h.zipit([h.sweep('label', [f'lr={r:g}' for r in _RATES]), h.sweep('config.learning_rate', _RATES)]),
                     h.fixed('config.seed', 0)])

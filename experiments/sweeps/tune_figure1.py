@@ -12,13 +12,13 @@ TITLE = "Figure 1's learning rates, chosen per unit on training speed"
 TRAIN_ERROR_TARGET = (0.25, 0.15)
 SELECT = 'steps_to_0.25_train_error'
 SELECT_WITHIN = 'activation'
-UNITS = ('relu', 'tanh')
-RATES = (0.01, 0.03, 0.1, 0.3)
+_UNITS = ('relu', 'tanh')
+_RATES = (0.01, 0.03, 0.1, 0.3)
 
 
 def get_hyper(h, base):
   del base
   points = h.chain([h.product([h.fixed('config.activation', unit), h.zipit([
-      h.sweep('label', [f'{unit} lr={r:g}' for r in RATES]), h.sweep('config.learning_rate', RATES)])])
-                    for unit in UNITS])
+      h.sweep('label', [f'{unit} lr={r:g}' for r in _RATES]), h.sweep('config.learning_rate', _RATES)])])
+                    for unit in _UNITS])
   return h.product([points, h.fixed('config.seed', 100)])

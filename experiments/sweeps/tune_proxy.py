@@ -10,12 +10,12 @@ this picks a setting, it is not a finding.
 BASE = 'configs/proxy.py'
 TITLE = 'Proxy learning rate, selected on minival'
 METRIC = 'minival_top1_error'  # the contrasts read minival only.
-SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep_report.selection).
+SELECT = 'minival_top1_error'  # the selection rule: the lowest mean (experiments/sweep/report.selection).
 REFERENCE = 'lr=0.01'
-RATES = (0.0025, 0.005, 0.01, 0.02)
+_RATES = (0.0025, 0.005, 0.01, 0.02)
 
 
 def get_hyper(h, base):
   del base
-  return h.product([h.zipit([h.sweep('label', [f'lr={r:g}' for r in RATES]), h.sweep('config.learning_rate', RATES)]),
+  return h.product([h.zipit([h.sweep('label', [f'lr={r:g}' for r in _RATES]), h.sweep('config.learning_rate', _RATES)]),
                     h.fixed('config.seed', 0)])

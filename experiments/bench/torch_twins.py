@@ -1,4 +1,4 @@
-"""The JAX nets' twins in PyTorch, as timed rows (experiments/timing.py) of the speed tables.
+"""The JAX nets' twins in PyTorch, as timed rows (experiments/bench/timing.py) of the speed tables.
 
 A twin has the config's layer shapes and does the same work per image as its JAX net: `groups=2` puts conv2, conv4
 and conv5 within towers (cuda-convnet's layout, the two-tower net on one device), `groups=1` is the fused net.

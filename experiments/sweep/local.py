@@ -3,7 +3,7 @@ share of this machine's accelerators (one GPU or more per job) or CPU cores.
 
 A run whose summary.json exists is skipped; an interrupted one resumes from its checkpoints (the same command); a
 failed one is reported with its log's last lines and the queue goes on. A workdir made from a different config is
-refused, never silently reused (sweep_plan.check_reusable).
+refused, never silently reused (plan.check_reusable).
 """
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ import time
 
 import numpy as np
 
-from experiments import sweep_files
-from experiments import sweep_plan
+from alexnet import run_summary
+from experiments.sweep import plan
+from experiments.sweep import sweep_file
 
 
-def finished(run: sweep_plan.Run) -> bool:
-  """The run's summary.json exists and its workdir holds a run of the planned config (sweep_plan.check_reusable);
+def finished(run: plan.Run) -> bool:
+  """The run's summary.json exists and its workdir holds a run of the planned config (plan.check_reusable);
   a finished run of another config is not this run: it is refused when its turn comes."""
-  return os.path.exists(os.path.join(run.workdir, 'summary.json')) and sweep_plan.check_reusable(run) is None
+  return os.path.exists(os.path.join(run.workdir, run_summary.FILENAME)) and plan.check_reusable(run) is None
 
 
 def gpus() -> list[str]:
@@ -64,27 +65,27 @@ def duration(seconds: float) -> str:
 def shell_line(args: list[str]) -> str:
   """The command as command.sh records it, free of this machine's paths: `python` for the interpreter, paths inside
   the repository relative to it (arguments with spaces, parentheses or commas quoted)."""
-  root = sweep_files.REPO + os.sep
+  root = sweep_file.REPO + os.sep
   portable = ['python'] + [a.replace(root, '') for a in args[1:]]
   return ' '.join(f"'{a}'" if any(c in a for c in ' (),') else a for a in portable) + '\n'
 
 
-def write_command(run: sweep_plan.Run, base_path: str) -> list[str]:
+def write_command(run: plan.Run, base_path: str) -> list[str]:
   """The run's command (creating its workdir and recording the command in its command.sh)."""
   os.makedirs(run.workdir, exist_ok=True)
-  args = sweep_plan.command(run, base_path)
+  args = plan.command(run, base_path)
   with open(os.path.join(run.workdir, 'command.sh'), 'w') as f:
     f.write(shell_line(args))
   return args
 
 
-def start(run: sweep_plan.Run, base_path: str, slot) -> subprocess.Popen:
+def start(run: plan.Run, base_path: str, slot) -> subprocess.Popen:
   """Writes the run's command.sh and starts it in its slot, its output appended to its log.txt."""
   args = write_command(run, base_path)
   env, cores = slot
   preexec = (lambda cores=cores: os.sched_setaffinity(0, cores)) if cores else None
   with open(os.path.join(run.workdir, 'log.txt'), 'a') as log:
-    return subprocess.Popen(args, cwd=sweep_files.REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ | env,
+    return subprocess.Popen(args, cwd=sweep_file.REPO, stdout=log, stderr=subprocess.STDOUT, env=os.environ | env,
                             preexec_fn=preexec)
 
 
@@ -103,7 +104,7 @@ class _Queue:
     """Starts queued runs while slots are free; a run whose workdir cannot be reused fails at once."""
     while self.todo and self.free:
       (run, base_path), slot = self.todo.pop(0), self.free.pop(0)
-      problem = sweep_plan.check_reusable(run)
+      problem = plan.check_reusable(run)
       if problem:
         print(f'FAILED {run.slug}: {problem}', flush=True)
         self.failed.append(run)
@@ -130,7 +131,7 @@ class _Queue:
       print(f'[{self.done} done | {len(self.running)} running | {len(self.todo)} left{eta}] {status}', flush=True)
 
 
-def execute(queue: list[tuple[sweep_plan.Run, str]], jobs: int, tail_lines: int) -> list[sweep_plan.Run]:
+def execute(queue: list[tuple[plan.Run, str]], jobs: int, tail_lines: int) -> list[plan.Run]:
   """Runs (run, base config path) pairs that are not finished, `jobs` at a time; returns the runs that failed."""
   todo = [(r, p) for r, p in queue if not finished(r)]
   print(f'{len(queue)} runs: {len(queue) - len(todo)} finished before, {len(todo)} to run, {jobs} at a time',

@@ -1,4 +1,4 @@
-"""The paper's Figure 3 for any run: conv1's kernels drawn per tower, with a colour-specificity number per tower.
+"""Figure 3's drawing and its number: conv1's kernels as one image per tower, and how colour-specific each tower is.
 
 Section 6.1: "the kernels on GPU 1 are largely color-agnostic, while the kernels on GPU 2 are largely color-specific.
 This kind of specialization occurs during every run". Colour specificity measures that: for a kernel w with C colour
@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from experiments import runs
+from alexnet import records
 
 
 def colour_specificity(kernels: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ def kernel_grid(kernels: np.ndarray) -> np.ndarray:
 
 def conv1(workdir: str) -> np.ndarray:
   """conv1 kernels [towers, k, k, C, width per tower] from the run's latest checkpoint."""
-  return np.asarray(runs.params(workdir)['towers']['conv1']['kernel'])
+  return np.asarray(records.params(workdir)['towers']['conv1']['kernel'])
 
 
 def draw(workdir: str, out: str, title: str = '') -> dict:

@@ -1,7 +1,7 @@
 """A sweep's report: results.csv (a row per finished run, with the commit it ran at) and results.md (a row per point:
 mean ± std over seeds, n, and its contrast with the reference point paired by seed: mean difference, 95% interval, p
-values, minimum detectable effect); the plots beside them are sweep_plots'. The study's table, adjusted across
-questions and with verdicts, is study_table's.
+values, minimum detectable effect); the plots beside them are plots.py'. The study's table, adjusted across
+questions and with verdicts, is the study's (experiments/study/table.py).
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import os
 
 import numpy as np
 
-from experiments import contrasts
-from experiments import runs as runs_lib
-from experiments import stats
-from experiments import sweep_files
-from experiments import sweep_plan
+from alexnet import records as runs_lib
+from experiments.study import contrasts
+from experiments.study import stats
+from experiments.sweep import plan
+from experiments.sweep import sweep_file
 
 
 def steps_to(target: float, steps: np.ndarray, errors: np.ndarray) -> int | None:
@@ -24,9 +24,9 @@ def steps_to(target: float, steps: np.ndarray, errors: np.ndarray) -> int | None
   return int(steps[hits[0]]) if len(hits) else None
 
 
-def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_targets: tuple[float, ...] = ()) -> dict:
+def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tuple[float, ...] = ()) -> dict:
   """A finished run's row of results.csv (its columns in this order)."""
-  out = {'run': run.slug, 'point': run.point, **{k: sweep_plan.format_value(run.config[k]) for k in swept},
+  out = {'run': run.slug, 'point': run.point, **{k: plan.format_value(run.config[k]) for k in swept},
          'seed': run.seed, 'minival_top1_error': summary.get('minival_top1_error'),
          'minival_top5_error': summary.get('minival_top5_error'),
          'test_top1_error': summary['top1_error'], 'test_top5_error': summary['top5_error'],
@@ -49,17 +49,17 @@ def row(run: sweep_plan.Run, summary: dict, swept: list[str], train_error_target
 
 def train_error_targets(module) -> tuple[float, ...]:
   """The training errors whose first crossing the rows record (TRAIN_ERROR_TARGET: one value or several)."""
-  targets = getattr(module, 'TRAIN_ERROR_TARGET', ())
+  targets = sweep_file.setting(module, 'TRAIN_ERROR_TARGET')
   return tuple(targets) if isinstance(targets, (tuple, list)) else (targets,)
 
 
-def collect(runs: list[sweep_plan.Run], train_error_targets: tuple[float, ...] = ()) -> list[dict]:
+def collect(runs: list[plan.Run], train_error_targets: tuple[float, ...] = ()) -> list[dict]:
   """A row per finished run."""
   swept = list(dict.fromkeys(k for run in runs for k in run.diff))
   rows = []
   for run in runs:
     summary = runs_lib.summary(run.workdir)
-    if summary is not None and sweep_plan.check_reusable(run) is None:  # a run of another config is not this one.
+    if summary is not None and plan.check_reusable(run) is None:  # a run of another config is not this one.
       rows.append(row(run, summary, swept, train_error_targets))
   return rows
 
@@ -131,12 +131,12 @@ def selection(module, rows: list[dict]) -> str:
   """The sweep file's selection rule, applied and printed: with SELECT (a minival metric, or a training-speed one,
   steps_to_*), the point whose mean of it is lowest among the finished points, or, with SELECT_WITHIN (a swept
   field), among the points of each of its values; '' without SELECT. The test columns never enter it."""
-  metric = getattr(module, 'SELECT', None)
+  metric = sweep_file.setting(module, 'SELECT')
   if metric is None or not rows:
     return ''
   if not metric.startswith(('minival_', 'steps_to_')):
     raise ValueError(f'SELECT must be a minival or steps_to_ metric (selection never reads test); got {metric!r}')
-  within = getattr(module, 'SELECT_WITHIN', None)
+  within = sweep_file.setting(module, 'SELECT_WITHIN')
   groups = {}
   for p in points_in_order(rows):
     group = [r for r in rows if r['point'] == p]
@@ -151,8 +151,8 @@ def selection(module, rows: list[dict]) -> str:
 def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   """A row per point: n, minival and test errors (mean ± std over seeds, in %), and the contrast with the reference
   point, paired by seed, in the sweep's metric (`paired_columns`)."""
-  reference = getattr(module, 'REFERENCE', None)
-  metric = sweep_files.metric(module)
+  reference = sweep_file.setting(module, 'REFERENCE')
+  metric = sweep_file.metric(module)
   by_point = {p: [r for r in rows if r['point'] == p] for p in points_in_order(rows)}
   extra = [k for k in (rows[0] if rows else {}) if k.startswith('steps_to_')]
   paired = paired_columns(module, rows) if reference in by_point else {}
@@ -191,15 +191,15 @@ def schedule_note(point: str, group: list[dict]) -> str:
 
 
 def sweep_title(module) -> str:
-  return getattr(module, 'TITLE', os.path.basename(module.__file__))
+  return sweep_file.setting(module, 'TITLE') or os.path.basename(module.__file__)
 
 
-def report(module, runs: list[sweep_plan.Run], workdir: str) -> list[dict]:
+def report(module, runs: list[plan.Run], workdir: str) -> list[dict]:
   """Writes results.csv and results.md of one sweep file's finished runs to `workdir`; returns the rows."""
   rows = collect(runs, train_error_targets(module))
   if not rows:
     return rows
   write_csv(rows, os.path.join(workdir, 'results.csv'))
   with open(os.path.join(workdir, 'results.md'), 'w') as f:
-    f.write(markdown(rows, module, sweep_title(module), getattr(module, 'PAPER', '')))
+    f.write(markdown(rows, module, sweep_title(module), sweep_file.setting(module, 'PAPER')))
   return rows

@@ -1,4 +1,4 @@
-"""The training loop's own step on a synthetic batch, as a timed row (experiments/timing.py) of a speed table.
+"""The training loop's own step on a synthetic batch, as a timed row (experiments/bench/timing.py) of a speed table.
 
 The step is the program `alexnet.train` jits for the loop (augmentation, forward, backward, update, metric sums), and
 it is launched as the loop launches it: waiting for each step where the loop waits (`train.wait_each_step`).
@@ -12,7 +12,7 @@ import numpy as np
 from alexnet import optim
 from alexnet import steps
 from alexnet import train
-from experiments import timing
+from experiments.bench import timing
 
 
 def synthetic_batch(config, image_shape) -> tuple[dict[str, np.ndarray], dict[str, jax.Array]]:

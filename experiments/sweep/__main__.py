@@ -8,7 +8,7 @@
 Several sweep files (comma-separated) run in one queue; each one's results go to DIR/<sweep name>/.
 
 A sweep file (experiments/sweeps/*.py) defines `BASE` (a config file) and `get_hyper(h, base)`, which returns the
-points as config overrides built with experiments/hyper.py (`h.product`, `h.sweep`, `h.zipit`, ...); `base` is the
+points as config overrides built with experiments/sweep/hyper.py (`h.product`, `h.sweep`, `h.zipit`, ...); `base` is the
 base config, so a point may be derived from it (the half-width net halves the base's widths). A point's `config.seed`
 values are its seeds; everything else identifies the point.
 
@@ -20,14 +20,15 @@ values are its seeds; everything else identifies the point.
 - `--schedule=short` (default) applies the sweep file's `SHORT` overrides (a schedule sized for this project's 2-core
   CPU machine); `full` runs the base config's own schedule (GPU hosts).
 - `--jobs=N` runs N at once, each on its own share of this machine's accelerators (one GPU per job) or CPU cores.
-- `--launcher=slurm` submits each run that is not finished as a SLURM job instead (sweep_slurm.py, through
+- `--launcher=slurm` submits each run that is not finished as a SLURM job instead (slurm_jobs.py, through
   submitit), the same skips, refusals and report; `--slurm=key=value,...` sets the jobs' resources.
 
 Writes DIR/results.csv (a row per run, with the commit it ran at), DIR/results.md (a row per point: mean +- std over
 seeds, n, and its contrast with the reference point paired by seed: mean difference, 95% interval, p values, minimum
 detectable effect), DIR/test_error.png, DIR/minival_curves.png, DIR/train_curves.png. The study's table, adjusted
-across questions and with verdicts, is experiments/study.py's. The pieces: sweep_plan.py, sweep_execute.py,
-sweep_report.py and sweep_plots.py, in one queue by sweep_queue.py.
+across questions and with verdicts, is experiments.study's. The pieces, in this package: sweep_file.py (what a sweep
+file declares), plan.py, local.py and slurm_jobs.py (the launchers), report.py and plots.py, in one queue by
+run_queue.py.
 """
 from __future__ import annotations
 
@@ -37,25 +38,13 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from experiments import sweep_files
-from experiments import sweep_queue
+from experiments.sweep import options
+from experiments.sweep import run_queue
+from experiments.sweep import sweep_file
 
 flags.DEFINE_string('sweep', None, 'A sweep file, experiments/sweeps/<name>.py, or several, comma-separated.')
-flags.DEFINE_string('workdir', None, 'Where results.csv, results.md and the plots go (and the runs, unless '
-                    '--runs_dir).')
-flags.DEFINE_string('base', '', "Base config file; default: the sweep file's BASE.")
-flags.DEFINE_enum('schedule', 'short', ['short', 'full'], "'short': the sweep's SHORT overrides; 'full': the base's.")
-flags.DEFINE_string('runs_dir', '', 'Where the runs go (default: --workdir, or DIR/runs for several sweeps); sweeps '
-                    'may share one.')
-flags.DEFINE_integer('jobs', 1, 'Runs at once, splitting the GPUs (one or more per job) or the CPU cores.')
-flags.DEFINE_bool('dry_run', False, 'List the runs and their workdirs; run nothing.')
-flags.DEFINE_integer('tail_lines', 20, "Lines of a failed run's log to show.")
-flags.DEFINE_integer('seeds', 0, "Only the sweep's first N seeds (a quick look; a finding needs >= 3); 0: all.")
-flags.DEFINE_enum('launcher', 'local', ['local', 'slurm'], "'local': processes on this machine (--jobs at a time); "
-                  "'slurm': one SLURM job per run, through submitit.")
-flags.DEFINE_list('slurm', [], 'SLURM job resources, key=value: cpus_per_task, gpus_per_node, timeout_min, mem_gb, '
-                  "partition (over the sweep file's SLURM dict).")
-flags.mark_flags_as_required(['sweep', 'workdir'])
+options.define('Where results.csv, results.md and the plots go (and the runs, unless --runs_dir).')
+flags.mark_flags_as_required(['sweep'])
 FLAGS = flags.FLAGS
 
 
@@ -64,10 +53,8 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.WARNING)  # TensorBoard's event reader logs every file it opens.
   try:
-    _, failed = sweep_queue.run_sweep(FLAGS.sweep, FLAGS.workdir, FLAGS.base, FLAGS.schedule, FLAGS.runs_dir,
-                                      FLAGS.jobs, FLAGS.dry_run, FLAGS.tail_lines, FLAGS.seeds, FLAGS.launcher,
-                                      tuple(FLAGS.slurm))
-  except sweep_files.SweepFileError as e:
+    _, failed = run_queue.run_sweep(FLAGS.sweep, **options.run_kwargs(FLAGS))
+  except sweep_file.SweepFileError as e:
     print(f'error: {e}', file=sys.stderr, flush=True)
     sys.exit(2)
   if failed:

@@ -1,4 +1,4 @@
-"""Does LRN act? The regime of Section 3.3's normalisation on a run's own minival images, at init and at its checkpoint.
+"""The measurement behind experiments.activations: how far from a constant factor LRN is on a run's own images.
 
 Section 3.3 divides each ReLU output a_i by (k + alpha * S_i)^beta, S_i = sum of a_j^2 over the n = 5 neighbouring
 maps of one tower. With k = 2, alpha = 1e-4, beta = 0.75 the division only varies between units when alpha * S_i is
@@ -24,10 +24,10 @@ from alexnet import augment
 from alexnet import model as model_lib
 from alexnet import ops
 from alexnet import parallel
+from alexnet import records
 from alexnet.data import sources
 from alexnet.data import splits
 from alexnet.data import statistics
-from experiments import runs
 
 # (k, alpha per summed map, beta) as model.Tower._norm applies them.
 LRN_CONSTANTS = {'paper': (2.0, 1e-4, 0.75), 'caffe': (1.0, 1e-4 / 5, 0.75)}
@@ -74,11 +74,11 @@ def site_regimes(config, variables, images: np.ndarray) -> dict[str, dict[str, f
 
 
 def report(workdir: str, examples: int) -> dict:
-  config = runs.config(workdir)
+  config = records.config(workdir)
   images = minival_views(config, examples)
   tower, head = model_lib.from_config(config)
   initial = parallel.Network(tower, head, config.dropout_rate).init(jax.random.key(config.seed), images.shape[1:])
-  state = runs.state(workdir)
+  state = records.state(workdir)
   trained = {'params': state['params']} | ({'batch_stats': state['batch_stats']} if state.get('batch_stats') else {})
   return {'workdir': workdir, 'lrn': config.lrn, 'measured_with': config.lrn if config.lrn in LRN_CONSTANTS
           else 'paper', 'init': config.init, 'input_scale': config.input_scale, 'examples': len(images),

@@ -1,18 +1,18 @@
 """A question's contrasts: every point of a sweep file against its REFERENCE, paired by seed, from its results rows.
 
-A contrast is read in the sweep file's METRIC (sweep_files.metric; default: test top-1 error), error rates in
+A contrast is read in the sweep file's METRIC (sweep_file.metric; default: test top-1 error), error rates in
 percentage points and step counts in steps. The sweep file may give the paper's delta for a contrast (PAPER_DELTA,
 point - reference in the table's units) or only its sign (PAPER_SIGN), contrasts the data cannot answer
 (UNTESTABLE, with the reason), and points that must overfit for their contrast to mean what the paper's does
 (MUST_OVERFIT: point -> the least mean gap, in points, between minival error and training error at the end). Both the
-sweep's own table (sweep_report) and the study's (study_table) read them.
+sweep's own table (report) and the study's (study_table) read them.
 """
 from __future__ import annotations
 
 import math
 
-from experiments import stats
-from experiments import sweep_files
+from experiments.study import stats
+from experiments.sweep import sweep_file
 
 
 def metric_units(metric: str) -> tuple[float, str]:
@@ -48,7 +48,7 @@ def overfit_gap(rows: list[dict], point: str) -> tuple[float, int]:
 def regime_check(module, point: str, rows: list[dict]) -> tuple[str, bool]:
   """(the check as the table notes it, whether it fails) for a point the sweep file requires to overfit, over its
   finished runs; ('', False) for the others and for a point with no finished run."""
-  least = getattr(module, 'MUST_OVERFIT', {}).get(point)
+  least = sweep_file.setting(module, 'MUST_OVERFIT').get(point)
   if least is None:
     return '', False
   gap, n = overfit_gap(rows, point)
@@ -63,7 +63,7 @@ def regime_check(module, point: str, rows: list[dict]) -> tuple[str, bool]:
 
 def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
   """Each planned point against the REFERENCE, paired by seed, from the question's rows (missing runs: n = 0)."""
-  metric = sweep_files.metric(module)
+  metric = sweep_file.metric(module)
   scale, _ = metric_units(metric)
   reference = module.REFERENCE
   by_point: dict[str, dict[int, float]] = {}
@@ -71,10 +71,10 @@ def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
     value = _number(row.get(metric))
     if value is not None:
       by_point.setdefault(row['point'], {})[int(row['seed'])] = scale * value
-  untestable = getattr(module, 'UNTESTABLE', {})
-  points = sweep_files.labelled_points(module) or list(by_point)
+  untestable = sweep_file.setting(module, 'UNTESTABLE')
+  points = sweep_file.labelled_points(module) or list(by_point)
   points += [p for p in untestable if p not in points]
-  deltas, signs = getattr(module, 'PAPER_DELTA', {}), getattr(module, 'PAPER_SIGN', {})
+  deltas, signs = sweep_file.setting(module, 'PAPER_DELTA'), sweep_file.setting(module, 'PAPER_SIGN')
   out = []
   for point in points:
     if point == reference:

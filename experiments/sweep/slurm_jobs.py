@@ -1,5 +1,5 @@
 """A sweep's runs as SLURM jobs, through submitit: one job per unfinished run, running the command the local launcher
-runs (sweep_execute), with the same semantics: a finished run is skipped, a workdir of another config refused, a
+runs (local), with the same semantics: a finished run is skipped, a workdir of another config refused, a
 failed job reported with its log's path and last lines, the report written from the same workdirs.
 
 Resources per job: SLURM_RESOURCES below, then the sweep file's `SLURM` dict, then `--slurm=key=value,...` on the
@@ -17,9 +17,9 @@ import time
 
 import submitit
 
-from experiments import sweep_execute
-from experiments import sweep_files
-from experiments import sweep_plan
+from experiments.sweep import local
+from experiments.sweep import plan
+from experiments.sweep import sweep_file
 
 SLURM_RESOURCES = {'cpus_per_task': 1, 'gpus_per_node': 0, 'timeout_min': 60, 'mem_gb': 4, 'partition': ''}
 
@@ -28,23 +28,23 @@ def resources(module, overrides: list[str]) -> dict:
   """The job resources: the defaults, the sweep file's SLURM dict, then `key=value` overrides; an unknown key or a
   value of the wrong type is a SweepFileError (one line)."""
   out = dict(SLURM_RESOURCES)
-  given = dict(getattr(module, 'SLURM', {}))
+  given = dict(sweep_file.setting(module, 'SLURM'))
   for item in overrides:
     key, _, value = item.partition('=')
     given[key] = value
   for key, value in given.items():
     if key not in SLURM_RESOURCES:
-      raise sweep_files.SweepFileError(f"unknown SLURM resource '{key}'; the resources are "
+      raise sweep_file.SweepFileError(f"unknown SLURM resource '{key}'; the resources are "
                                        f"{', '.join(SLURM_RESOURCES)}")
     kind = type(SLURM_RESOURCES[key])
     try:
       out[key] = kind(value)
     except ValueError:
-      raise sweep_files.SweepFileError(f'SLURM resource {key}={value!r} is not {kind.__name__}') from None
+      raise sweep_file.SweepFileError(f'SLURM resource {key}={value!r} is not {kind.__name__}') from None
   return out
 
 
-def _executor(run: sweep_plan.Run, job: dict) -> submitit.AutoExecutor:
+def _executor(run: plan.Run, job: dict) -> submitit.AutoExecutor:
   executor = submitit.AutoExecutor(folder=os.path.join(run.workdir, 'slurm'), cluster='slurm')
   executor.update_parameters(name=f'sweep:{run.slug}'[:100], nodes=1, tasks_per_node=1,
                              cpus_per_task=job['cpus_per_task'], gpus_per_node=job['gpus_per_node'],
@@ -53,10 +53,10 @@ def _executor(run: sweep_plan.Run, job: dict) -> submitit.AutoExecutor:
   return executor
 
 
-def submit(run: sweep_plan.Run, base_path: str, job: dict) -> submitit.Job:
+def submit(run: plan.Run, base_path: str, job: dict) -> submitit.Job:
   """Writes the run's command.sh and submits the command as one job; its output goes to the job's log."""
-  args = sweep_execute.write_command(run, base_path)
-  return _executor(run, job).submit(submitit.helpers.CommandFunction(args, cwd=sweep_files.REPO))
+  args = local.write_command(run, base_path)
+  return _executor(run, job).submit(submitit.helpers.CommandFunction(args, cwd=sweep_file.REPO))
 
 
 def queue_states(job_ids: list[str]) -> dict[str, str] | None:
@@ -94,17 +94,17 @@ def _wait(jobs: dict, poll_seconds: float, grace_seconds: float) -> dict:
   return outcome
 
 
-def execute(queue: list[tuple[sweep_plan.Run, str]], job: dict, tail_lines: int, poll_seconds: float = 2.0,
-            grace_seconds: float = 30.0) -> list[sweep_plan.Run]:
+def execute(queue: list[tuple[plan.Run, str]], job: dict, tail_lines: int, poll_seconds: float = 2.0,
+            grace_seconds: float = 30.0) -> list[plan.Run]:
   """Submits the unfinished runs of `queue` (run, base config path) as SLURM jobs and waits for them; returns the
   runs that failed."""
   logging.getLogger('submitit').setLevel(logging.ERROR)  # "Bypassing sacct error" on every poll without accounting
-  todo = [(r, p) for r, p in queue if not sweep_execute.finished(r)]
+  todo = [(r, p) for r, p in queue if not local.finished(r)]
   print(f'{len(queue)} runs: {len(queue) - len(todo)} finished before, {len(todo)} to submit to SLURM '
         f"({', '.join(f'{k}={v}' for k, v in job.items() if v != '')} a job)", flush=True)
   failed, jobs = [], {}
   for run, base_path in todo:
-    problem = sweep_plan.check_reusable(run)
+    problem = plan.check_reusable(run)
     if problem:
       print(f'FAILED {run.slug}: {problem}', flush=True)
       failed.append(run)
@@ -113,7 +113,7 @@ def execute(queue: list[tuple[sweep_plan.Run, str]], job: dict, tail_lines: int,
   for submitted, why in _wait(jobs, poll_seconds, grace_seconds).items():
     run = jobs[submitted]
     if why is None:
-      why = None if sweep_execute.finished(run) else 'it ended without a summary.json'
+      why = None if local.finished(run) else 'it ended without a summary.json'
       if submitted.exception() is not None:
         why = f'exit status non-zero ({type(submitted.exception()).__name__})'
     if why is None:
@@ -122,5 +122,5 @@ def execute(queue: list[tuple[sweep_plan.Run, str]], job: dict, tail_lines: int,
     failed.append(run)
     log = str(submitted.paths.stderr)
     print(f'FAILED {run.slug} (job {submitted.job_id}): {why}; its log: {log}\n'
-          + (sweep_execute.tail(log, tail_lines) if os.path.exists(log) else ''), flush=True)
+          + (local.tail(log, tail_lines) if os.path.exists(log) else ''), flush=True)
   return failed

@@ -1,6 +1,7 @@
 """A study's contrasts, paired by seed and adjusted across the study, with verdicts printed by a rule (stats.py).
 
   python -m experiments.study --results=docs/ablations [--questions=towers,lrn,init] [--out=docs/ablations/study.md]
+  python -m experiments.study --list     # the study's questions, one per line (the Makefile reads them)
 
 Each question is a sweep file, experiments/sweeps/<question>.py, whose results.csv (a row per run, written by
 experiments.sweep) sits in <results>/<question>/. A question's contrasts are every point against its REFERENCE, in its
@@ -9,7 +10,7 @@ reference in the table's units), a line of context (ANCHORS) and contrasts the d
 the reason). The family for Holm's adjustment is every testable contrast of every question listed, fixed in advance: a
 question not run yet counts with p = 1, so running more of the study never makes an earlier verdict easier to reach.
 The minimum detectable effect (MDE) is at the family's strictest level, 0.05 / m, with 80% power. The table is
-experiments/study_table.py's.
+experiments/study/table.py's.
 """
 from __future__ import annotations
 
@@ -19,23 +20,27 @@ import sys
 from absl import app
 from absl import flags
 
-from experiments import study_table
+from experiments.study import table
 
 flags.DEFINE_string('results', 'docs/ablations', 'Folder with <question>/results.csv for each question.')
-flags.DEFINE_list('questions', list(study_table.QUESTIONS), 'The study: sweep files in experiments/sweeps, in order.')
+flags.DEFINE_list('questions', list(table.QUESTIONS), 'The study: sweep files in experiments/sweeps, in order.')
 flags.DEFINE_string('out', '', 'Also write the table here.')
+flags.DEFINE_bool('list', False, "Print the study's questions, one per line, and exit.")
 FLAGS = flags.FLAGS
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  if FLAGS.list:
+    print('\n'.join(table.QUESTIONS))
+    return
   found = [q for q in FLAGS.questions if os.path.exists(os.path.join(FLAGS.results, q, 'results.csv'))]
   if not found:
     print(f'error: no question of the study has results in {FLAGS.results} (expected <question>/results.csv for '
           f'one of {", ".join(FLAGS.questions)})', file=sys.stderr)
     sys.exit(2)
-  _, text = study_table.study(FLAGS.results, tuple(FLAGS.questions))
+  _, text = table.study(FLAGS.results, tuple(FLAGS.questions))
   print(text)
   if FLAGS.out:
     with open(FLAGS.out, 'w') as out:

@@ -1,9 +1,9 @@
 """A sweep's plan: its runs, each a config (the base, the schedule's overrides, the point's) with a workdir and the
 command that makes it (`python -m alexnet.main`, or the program the sweep file names as ENTRY).
-
-A sweep file (experiments/sweeps/*.py) defines `BASE` (a config file) and `get_hyper(h, base)`, which returns the
-points as config overrides built with experiments/hyper.py; a point's `config.seed` values are its seeds, everything
-else identifies the point. Each run goes to `<runs_dir>/<slug>/`, the slug being the fields that differ from the base
+ A sweep file (experiments/sweeps/*.py) defines `BASE` (a config file) and `get_hyper(h, base)`, which returns the
+points as config overrides built with experiments/sweep/hyper.py; a point's `config.seed` values are its seeds,
+everything else identifies the point. Each run goes to `<runs_dir>/<slug>/`, the slug being the fields that differ from
+the base
 config plus the seed (`lrn=none,seed=1`; the base itself is `base,seed=0`), so several sweeps sharing a runs_dir run a
 common point once.
 """
@@ -21,7 +21,8 @@ import ml_collections
 
 from alexnet import validation
 from configs import imagenet
-from experiments import hyper
+from experiments.sweep import hyper
+from experiments.sweep import sweep_file
 
 
 @dataclasses.dataclass
@@ -72,7 +73,7 @@ def _resolve(reference: ml_collections.ConfigDict, overrides: dict[str, Any]) ->
   config = reference.copy_and_resolve_references()
   for field, value in overrides.items():
     if field not in config:
-      raise ValueError(f'the sweep sets config.{field}, which the base config does not have')
+      raise sweep_file.SweepFileError(f'the sweep sets config.{field}, which the base config does not have')
     setattr(config, field, tuple(value) if isinstance(value, list) else value)
   return config
 
@@ -80,7 +81,7 @@ def _resolve(reference: ml_collections.ConfigDict, overrides: dict[str, Any]) ->
 def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, seeds: int = 0) -> list[Run]:
   """The sweep's runs: each point's overrides on top of the schedule's, resolved against the base config; with
   `seeds` > 0, only the runs of the sweep's first `seeds` seeds."""
-  common = dict(getattr(module, 'SHORT', {})) if schedule == 'short' else {}
+  common = dict(sweep_file.setting(module, 'SHORT')) if schedule == 'short' else {}
   reference = base.copy_and_resolve_references()
   with reference.unlocked():
     reference.update(common)
@@ -94,9 +95,9 @@ def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, 
     resolved = _as_json(config)
     diff = {k: getattr(config, k) for k in resolved if k != 'seed' and resolved[k] != reference_json[k]}
     run = Run(label or point_slug(diff), config.seed, diff, overrides, config,
-              os.path.join(runs_dir, slugify(diff, config.seed)), getattr(module, 'ENTRY', 'alexnet.main'))
+              os.path.join(runs_dir, slugify(diff, config.seed)), sweep_file.setting(module, 'ENTRY'))
     if run.slug in seen:
-      raise ValueError(f'two points of the sweep resolve to the same run {run.slug}')
+      raise sweep_file.SweepFileError(f'two points of the sweep resolve to the same run {run.slug}')
     seen.add(run.slug)
     runs.append(run)
   if seeds > 0:

@@ -1,5 +1,5 @@
-"""One or several sweep files in one queue: plan each (sweep_plan), run the runs they need once (sweep_execute), then
-write each file's report (sweep_report) and plots (sweep_plots).
+"""One or several sweep files in one queue: plan each (plan), run the runs they need once (local), then
+write each file's report (report) and plots (plots).
 
 With one sweep file its results go to DIR and its runs to DIR (or `runs_dir`); with several, each file's results go
 to DIR/<sweep name>/ and the runs to DIR/runs (or `runs_dir`), so a run two files share runs once.
@@ -8,38 +8,38 @@ from __future__ import annotations
 
 import os
 
-from experiments import sweep_execute
-from experiments import sweep_files
-from experiments import sweep_plan
-from experiments import sweep_plots
-from experiments import sweep_report
+from experiments.sweep import local
+from experiments.sweep import plan
+from experiments.sweep import plots
+from experiments.sweep import report
+from experiments.sweep import sweep_file
 
 
 def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, runs_dir: str, seeds: int) -> list:
   """(module, base config path, results dir, runs) of every sweep file."""
   sweeps = []
   for path in paths:
-    module = sweep_files.load_module(path)
+    module = sweep_file.load(path)
     config_path = base_path or module.BASE
     out = workdir if len(paths) == 1 else os.path.join(workdir, os.path.splitext(os.path.basename(path))[0])
-    runs = sweep_plan.plan(module, sweep_files.load_config(config_path), schedule, runs_dir, seeds)
+    runs = plan.plan(module, sweep_file.load_config(config_path), schedule, runs_dir, seeds)
     sweeps.append((module, config_path, out, runs))
   return sweeps
 
 
 def list_runs(queue: dict) -> None:
   for run, config_path in queue.values():
-    problem = sweep_plan.check_reusable(run)
-    state = 'finished' if sweep_execute.finished(run) else f'refused: {problem}' if problem else 'to run'
-    print(f"{run.workdir}  [{state}]  {' '.join(sweep_plan.command(run, config_path)[3:])}")
+    problem = plan.check_reusable(run)
+    state = 'finished' if local.finished(run) else f'refused: {problem}' if problem else 'to run'
+    print(f"{run.workdir}  [{state}]  {' '.join(plan.command(run, config_path)[3:])}")
 
 
 def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str = 'short', runs_dir: str = '',
               jobs: int = 1, dry_run: bool = False, tail_lines: int = 20, seeds: int = 0, launcher: str = 'local',
-              slurm: tuple[str, ...] = ()) -> tuple[list[sweep_plan.Run], list[sweep_plan.Run]]:
+              slurm: tuple[str, ...] = ()) -> tuple[list[plan.Run], list[plan.Run]]:
   """Plans, runs and reports one sweep file, or several (comma-separated) in one queue; returns (runs, failed runs).
   With `dry_run`, lists the runs and their commands and runs nothing. `launcher`: 'local' (processes here, `jobs` at
-  a time) or 'slurm' (a job per run, with the resources of sweep_slurm.resources: the first file's SLURM dict, then
+  a time) or 'slurm' (a job per run, with the resources of slurm_jobs.resources: the first file's SLURM dict, then
   the `slurm` key=value overrides)."""
   paths = [p for p in sweep_paths.split(',') if p]
   runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
@@ -50,21 +50,21 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
       queue.setdefault(run.workdir, (run, config_path))
   job = None
   if launcher == 'slurm':
-    from experiments import sweep_slurm  # pylint: disable=g-import-not-at-top
-    job = sweep_slurm.resources(sweeps[0][0], list(slurm))
+    from experiments.sweep import slurm_jobs  # pylint: disable=g-import-not-at-top
+    job = slurm_jobs.resources(sweeps[0][0], list(slurm))
   if dry_run:
     list_runs(queue)
     if job is not None:
       print(f"each run to run: one SLURM job ({', '.join(f'{k}={v}' for k, v in job.items() if v != '')})")
     return [r for r, _ in queue.values()], []
   if job is not None:
-    failed = sweep_slurm.execute(list(queue.values()), job, tail_lines)
+    failed = slurm_jobs.execute(list(queue.values()), job, tail_lines)
   else:
-    failed = sweep_execute.execute(list(queue.values()), jobs, tail_lines)
+    failed = local.execute(list(queue.values()), jobs, tail_lines)
   for module, _, out, runs in sweeps:
     os.makedirs(out, exist_ok=True)
-    rows = sweep_report.report(module, runs, out)
+    rows = report.report(module, runs, out)
     if rows:
-      sweep_plots.plot(rows, runs, out, sweep_report.sweep_title(module), sweep_report.train_error_targets(module))
+      plots.plot(rows, runs, out, report.sweep_title(module), report.train_error_targets(module))
     print(f'{len(rows)} of {len(runs)} runs finished; results in {out}/results.md', flush=True)
   return [r for r, _ in queue.values()], failed

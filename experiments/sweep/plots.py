@@ -10,20 +10,20 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
-from experiments import runs as runs_lib
-from experiments import sweep_plan
-from experiments import sweep_report
+from alexnet import records
+from experiments.sweep import plan
+from experiments.sweep import report
 
-CURVES = (('minival_curves.png', runs_lib.minival_curve, 'minival top-1 error (%)'),
-          ('train_curves.png', runs_lib.train_curve, 'training top-1 error (%), as logged'))
+CURVES = (('minival_curves.png', records.minival_curve, 'minival top-1 error (%)'),
+          ('train_curves.png', records.train_curve, 'training top-1 error (%), as logged'))
 
 
 def error_bars(rows: list[dict], path: str, title: str) -> str:
-  points = sweep_report.points_in_order(rows)
+  points = report.points_in_order(rows)
   fig, ax = plt.subplots(figsize=(7, 0.5 * len(points) + 1.5))
   for i, p in enumerate(points):
     errors = [100 * r['test_top1_error'] for r in rows if r['point'] == p]
-    mean, std, _ = sweep_report.mean_std(errors)
+    mean, std, _ = report.mean_std(errors)
     ax.barh(i, mean, xerr=0 if math.isnan(std) else std, color='C0', alpha=0.6, capsize=4)
     ax.plot(errors, [i] * len(errors), 'k.', ms=5)
   ax.set_yticks(range(len(points)), points, fontsize=8)
@@ -37,13 +37,13 @@ def error_bars(rows: list[dict], path: str, title: str) -> str:
   return path
 
 
-def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: str, curve_of, ylabel: str,
+def curves_plot(rows: list[dict], runs: list[plan.Run], path: str, title: str, curve_of, ylabel: str,
                 targets: tuple[float, ...] = ()) -> str:
   """Per point, the mean over its finished seeds of `curve_of(workdir)` (steps, values), shaded ± std; a dashed
   line at each of `targets` (errors)."""
   finished = {r['run'] for r in rows}
   fig, ax = plt.subplots(figsize=(7, 4.5))
-  for i, p in enumerate(sweep_report.points_in_order(rows)):
+  for i, p in enumerate(report.points_in_order(rows)):
     curves = [curve_of(r.workdir) for r in runs if r.point == p and r.slug in finished]
     curves = [c for c in curves if len(c[0])]
     if not curves:
@@ -66,12 +66,12 @@ def curves_plot(rows: list[dict], runs: list[sweep_plan.Run], path: str, title: 
   return path
 
 
-def plot(rows: list[dict], runs: list[sweep_plan.Run], workdir: str, title: str,
+def plot(rows: list[dict], runs: list[plan.Run], workdir: str, title: str,
          train_error_targets: tuple[float, ...] = ()) -> list[str]:
-  """The three PNGs of a sweep's finished runs (`rows`, from sweep_report.collect) in `workdir`, the training
+  """The three PNGs of a sweep's finished runs (`rows`, from report.collect) in `workdir`, the training
   curves with the sweep's training-error targets; returns their paths."""
   paths = [error_bars(rows, os.path.join(workdir, 'test_error.png'), title)]
   for name, curve_of, ylabel in CURVES:
-    targets = train_error_targets if curve_of is runs_lib.train_curve else ()
+    targets = train_error_targets if curve_of is records.train_curve else ()
     paths.append(curves_plot(rows, runs, os.path.join(workdir, name), title, curve_of, ylabel, targets))
   return paths

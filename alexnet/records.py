@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 
 import ml_collections
 import numpy as np
 
 from alexnet import progress
+from alexnet import run_summary
 
 
 def finished(patterns) -> list[str]:
@@ -17,11 +17,8 @@ def finished(patterns) -> list[str]:
 
 
 def summary(workdir: str) -> dict | None:
-  path = os.path.join(workdir, 'summary.json')
-  if not os.path.exists(path):
-    return None
-  with open(path) as f:
-    return json.load(f)
+  """The run's summary.json (alexnet/run_summary.py says its fields), or None when the run has not finished."""
+  return run_summary.read(workdir)
 
 
 def scalars(workdir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -17,9 +17,9 @@ import math
 import os
 
 from alexnet import provenance
-from experiments import contrasts
-from experiments import stats
-from experiments import sweep_files
+from experiments.study import contrasts
+from experiments.study import stats
+from experiments.sweep import sweep_file
 
 # The ablation study, in the order its table (docs/results.md) lists it: the family Holm adjusts over. The first six
 # were fixed before any of their runs; ReLU vs tanh (Figure 1's own net, experiments/figure1.py) joined after towers
@@ -66,7 +66,7 @@ def _f(value, digits: int = 2, signed: bool = False) -> str:
 def markdown(rows: list[dict], modules: dict, m: int) -> str:
   lines = [f'Contrasts paired by seed (Δ = point − reference, mean over seeds). p: paired t; Holm: adjusted across '
            f"the study's {m} testable contrasts; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. "
-           'Verdicts are printed by `experiments.stats.verdict`.', '',
+           'Verdicts are printed by `experiments.study.stats.verdict`.', '',
            '| question | contrast | metric | n | Δ here [95% CI] | p | p sign-flip | p Holm | MDE | paper Δ | '
            'verdict |', '|---|---|---|---|---|---|---|---|---|---|---|']
   for r in rows:
@@ -78,8 +78,8 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
                  f"{r['verdict']} |")
   notes = []
   for question, module in modules.items():
-    anchors = getattr(module, 'ANCHORS', '')
-    untestable = getattr(module, 'UNTESTABLE', {})
+    anchors = sweep_file.setting(module, 'ANCHORS')
+    untestable = sweep_file.setting(module, 'UNTESTABLE')
     if anchors:
       notes.append(f'- **{question}**: {anchors}')
     for point, why in untestable.items():
@@ -93,7 +93,7 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
 def runs_dir(module) -> str:
   """Where a question's runs are kept: runs/ablations/runs, shared by the questions on configs/proxy.py, unless its
   sweep file names another (RUNS_DIR)."""
-  return getattr(module, 'RUNS_DIR', 'runs/ablations/runs')
+  return sweep_file.setting(module, 'RUNS_DIR')
 
 
 def runs_table(modules: dict, rows_by_question: dict) -> str:
@@ -103,14 +103,14 @@ def runs_table(modules: dict, rows_by_question: dict) -> str:
     rows = rows_by_question[question]
     wall = sum(float(r.get('wall_seconds') or 0) for r in rows) / 3600
     commits = provenance.commits(rows)
-    lines.append(f'| {question} | {len(rows)} of {sweep_files.planned_runs(module)} | {wall:.1f} h | '
+    lines.append(f'| {question} | {len(rows)} of {sweep_file.planned_runs(module)} | {wall:.1f} h | '
                  f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
                  f'--workdir=runs/ablations/{question} --runs_dir={runs_dir(module)} --schedule=full` |')
   return '\n'.join(lines) + '\n'
 
 
 def study(results_dir: str, questions=QUESTIONS) -> tuple[list[dict], str]:
-  modules = {q: sweep_files.question(q) for q in questions}
+  modules = {q: sweep_file.question(q) for q in questions}
   rows_by_question = {q: read_rows(os.path.join(results_dir, q, 'results.csv')) for q in questions}
   family = [c for q, module in modules.items() for c in contrasts.contrasts(q, module, rows_by_question[q])]
   rows = analyse(family)
