@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 import optax
 
-SCHEDULES = ('plateau', 'step', 'cosine', 'constant')
+SCHEDULES = ('plateau', 'drops', 'step', 'cosine', 'constant')
 
 
 def weight_decay_mask(decay_biases: bool) -> Callable[[Any], Any]:
@@ -44,13 +44,17 @@ def paper_sgd(learning_rate, momentum: float, weight_decay: float, decay_mask: C
 
 def learning_rate_schedule(config: ml_collections.ConfigDict, steps_per_epoch: int) -> float | optax.Schedule:
   """The rate before the plateau rule's scale: for 'plateau' and 'constant', the base rate after a linear warm-up of
-  `warmup_epochs` (none at 0); for 'step' and 'cosine', their schedules."""
+  `warmup_epochs` (none at 0); for 'drops', the same divided by 10 at each of `drop_epochs` (the plateau rule's drops
+  fixed in advance: from the step int(epoch * steps_per_epoch) on); for 'step' and 'cosine', their schedules."""
   lr = config.learning_rate
   warmup = int(config.warmup_epochs * steps_per_epoch)
-  if config.schedule in ('plateau', 'constant'):
+  if config.schedule in ('plateau', 'constant', 'drops'):
+    after = optax.constant_schedule(lr)
+    if config.schedule == 'drops':
+      after = drop_schedule(lr, config.drop_epochs, steps_per_epoch)
     if warmup == 0:
-      return lr
-    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)], [warmup])
+      return lr if config.schedule != 'drops' else after
+    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), lambda step: after(step + warmup)], [warmup])
   if config.schedule == 'step':  # Caffe's reference: x0.1 every step_epochs epochs.
     return optax.exponential_decay(lr, transition_steps=int(config.step_epochs * steps_per_epoch), decay_rate=0.1,
                                    staircase=True)
@@ -58,6 +62,11 @@ def learning_rate_schedule(config: ml_collections.ConfigDict, steps_per_epoch: i
     total = total_train_steps(config, steps_per_epoch)
     return optax.warmup_cosine_decay_schedule(0.0, lr, warmup_steps=max(warmup, 1), decay_steps=max(total, warmup + 1))
   raise ValueError(f'schedule must be one of {SCHEDULES}, got {config.schedule!r}')
+
+
+def drop_schedule(lr: float, drop_epochs, steps_per_epoch: int) -> optax.Schedule:
+  """lr, divided by 10 from each step int(epoch * steps_per_epoch) of `drop_epochs` on."""
+  return optax.piecewise_constant_schedule(lr, {int(e * steps_per_epoch): 0.1 for e in drop_epochs})
 
 
 def total_train_steps(config: ml_collections.ConfigDict, steps_per_epoch: int) -> int:

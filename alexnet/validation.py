@@ -71,8 +71,9 @@ def _same_type(value: Any, like: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
   if isinstance(like, int):
     return isinstance(value, int) and not isinstance(value, bool)
-  if isinstance(like, (tuple, list)):
-    return isinstance(value, (tuple, list)) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+  if isinstance(like, (tuple, list)):  # of integers (widths), or of numbers where the default holds none (epochs).
+    number = float if not like or any(isinstance(v, float) for v in like) else int
+    return isinstance(value, (tuple, list)) and all(_same_type(v, number(0)) for v in value)
   return isinstance(value, type(like))
 
 
@@ -136,10 +137,24 @@ def _check_values(config: ml_collections.ConfigDict) -> None:
     raise ConfigError("schedule='plateau' reads the minival error: set minival_examples > 0 (selecting on the test "
                       'split is not offered)')
   _check_plateau_epochs(config)
+  _check_drop_epochs(config)
 
 
 def _whole_multiple(value: float, of: float) -> bool:
   return value >= of and abs(value / of - round(value / of)) < 1e-6
+
+
+def _check_drop_epochs(config: ml_collections.ConfigDict) -> None:
+  """'drops': at least one drop, each after the warm-up and before the run's end, in increasing order."""
+  if config.schedule != 'drops':
+    return
+  drops = tuple(config.drop_epochs)
+  if not drops or any(b <= a for a, b in zip(drops, drops[1:])) or drops[0] <= config.warmup_epochs:
+    raise ConfigError(f'config.drop_epochs must be increasing epochs after the warm-up ({config.warmup_epochs}) for '
+                      f"schedule='drops', got {drops}")
+  if config.num_train_steps <= 0 and drops[-1] >= config.num_epochs:
+    raise ConfigError(f'config.drop_epochs ends at {drops[-1]}, not before num_epochs ({config.num_epochs}): the run '
+                      'would never train at its last rate')
 
 
 def _check_plateau_epochs(config: ml_collections.ConfigDict) -> None:
@@ -248,8 +263,9 @@ REMOVED_FIELDS = {'debug_nonfinite_step': -1}
 
 def unread_by_schedule(schedule: str, field: str) -> bool:
   """A field the schedule does not read: the plateau rule's settings (plateau_*, those of the past included) under
-  another schedule, step_epochs under any but 'step'."""
-  return ((field.startswith('plateau_') and schedule != 'plateau') or (field == 'step_epochs' and schedule != 'step'))
+  another schedule, step_epochs under any but 'step', drop_epochs under any but 'drops'."""
+  return ((field.startswith('plateau_') and schedule != 'plateau') or (field == 'step_epochs' and schedule != 'step')
+          or (field == 'drop_epochs' and schedule != 'drops'))
 
 
 def differing_fields(saved: dict, config: ml_collections.ConfigDict, ignore=frozenset(),

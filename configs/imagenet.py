@@ -56,7 +56,7 @@ def get_config() -> ml_collections.ConfigDict:
   c.momentum = 0.9
   c.weight_decay = 5e-4
   c.decay_biases = True            # the paper decays every parameter; Caffe exempts biases.
-  c.schedule = 'plateau'           # 'plateau', 'step', 'cosine' or 'constant'.
+  c.schedule = 'plateau'           # 'plateau', 'drops', 'step', 'cosine' or 'constant'.
   # 'plateau' (docs/training.md, The plateau rule): the rule judges the mean minival error of each window.
   c.plateau_window_epochs = 1.0    # a window: the evaluations of this many epochs (a multiple of eval_every_epochs).
   c.plateau_threshold = 1e-3       # a window improves when its mean beats the best by more than this (top-1 error);
@@ -65,8 +65,9 @@ def get_config() -> ml_collections.ConfigDict:
   c.plateau_cooldown_epochs = 1.0  # after a drop, epochs whose windows count no plateau.
   c.plateau_max_drops = 3          # the paper divided the rate 3 times.
   c.plateau_ends_run = True        # end the run at the plateau after the last drop (num_epochs is the cap).
+  c.drop_epochs = ()               # 'drops': x0.1 at each of these epochs (the plateau rule's drops fixed in advance).
   c.step_epochs = 20               # 'step' (Caffe): x0.1 every this many epochs.
-  c.warmup_epochs = 0.0            # linear warm-up ('plateau', 'constant', 'cosine').
+  c.warmup_epochs = 0.0            # linear warm-up ('plateau', 'drops', 'constant', 'cosine').
   c.num_epochs = 90.0
   c.num_train_steps = -1           # > 0 overrides num_epochs.
   c.init_from = ''                 # a workdir (a run, or alexnet.import_weights' output) whose parameters start a new

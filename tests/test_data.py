@@ -221,7 +221,7 @@ def test_the_reader_threads_stop_when_the_iterator_is_closed():
   order.close_iterator(batches)
   for t in readers:  # the threads finish their last read, then exit
     t.join(timeout=120)
-  assert {t.ident for t in threading.enumerate()} == before
+  assert not {t.ident for t in threading.enumerate()} - before  # (a thread of an earlier test may end meanwhile)
 
 
 def test_a_split_stored_in_random_order_holds_out_its_tail():

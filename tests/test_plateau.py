@@ -11,6 +11,7 @@ from alexnet import validation
 from configs import default as default_config
 from configs import imagenet as imagenet_config
 from configs import proxy as proxy_config
+from configs import smoke as smoke_config
 from experiments import plateau_noise
 
 # The proxy's noise at its base rate, 4 evaluations an epoch (docs/training.md, The plateau rule), and the slope of
@@ -155,3 +156,19 @@ def test_a_plateau_run_resumes_only_at_its_own_evaluation_rate(tmp_path):
         validation.check_workdir(config, str(workdir))
     else:
       validation.check_workdir(config, str(workdir))
+
+
+def test_fixed_drops_divide_the_rate_by_ten_from_their_steps_on_after_the_warm_up():
+  """schedule='drops': the plateau rule's drops placed in advance, each from the step int(epoch * steps_per_epoch) on,
+  counted from the run's start (the warm-up included)."""
+  config = smoke_config.get_config()
+  config.schedule, config.learning_rate, config.drop_epochs = 'drops', 0.01, (2.0, 3.5)
+  schedule = optim.learning_rate_schedule(config, steps_per_epoch=10)
+  rates = [float(schedule(s)) for s in (0, 19, 20, 34, 35, 100)]
+  np.testing.assert_allclose(rates, [1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4], rtol=1e-6)
+  config.warmup_epochs = 1.0
+  schedule = optim.learning_rate_schedule(config, steps_per_epoch=10)
+  rates = [float(schedule(s)) for s in (0, 5, 10, 19, 20, 35)]
+  np.testing.assert_allclose(rates, [0.0, 5e-3, 1e-2, 1e-2, 1e-3, 1e-4], rtol=1e-6)
+  assert validation.unread_by_schedule('plateau', 'drop_epochs') and not validation.unread_by_schedule(
+      'drops', 'drop_epochs')

@@ -77,3 +77,25 @@ def test_verdict_rule():
 def test_pair_by_seed_uses_common_seeds_only():
   seeds, d = stats.pair_by_seed({0: 1.0, 1: 2.0, 2: 4.0}, {1: 1.5, 2: 3.0, 3: 9.0})
   assert seeds == [1, 2] and d.tolist() == [0.5, 1.0]
+
+
+@pytest.mark.parametrize('d', [[0.1, -0.2, 0.15, 0.05, -0.1], [0.4, 0.45, 0.5, 0.35, 0.6], [1.0, -1.0, 2.0, 0.5, 0.0]])
+def test_tost_is_the_larger_of_two_one_sided_t_tests(d):
+  """Against scipy's one-sided one-sample t tests of the differences against -margin and +margin."""
+  margin = 0.5
+  lower = scipy_stats.ttest_1samp(d, -margin, alternative='greater').pvalue
+  upper = scipy_stats.ttest_1samp(d, margin, alternative='less').pvalue
+  assert stats.tost_p(d, margin) == pytest.approx(max(lower, upper), rel=1e-9)
+
+
+def test_equivalence_needs_the_interval_inside_the_margin():
+  tight, wide = [0.02, -0.03, 0.01, 0.0, -0.01], [0.8, -0.9, 0.6, -0.7, 0.3]
+  assert stats.tost_p(tight, 0.5) < 1e-4 and stats.tost_p(wide, 0.5) > 0.05  # means near 0 both; spreads differ.
+  # At level alpha, TOST rejects exactly when the (1 - 2 alpha) interval lies inside the margin.
+  for d in (tight, wide, [0.4, -0.5, 0.3, -0.2, 0.1]):
+    _, low, high, _ = stats.paired_t(d, confidence=0.90)
+    assert (stats.tost_p(d, 0.5) < 0.05) == (-0.5 < low and high < 0.5)
+  assert stats.equivalence_verdict(0.01, 0.5) == 'equivalent within ±0.5 points'
+  assert stats.equivalence_verdict(0.2, 0.5) == 'equivalence not shown (±0.5 points)'
+  assert stats.equivalence_verdict(0.01, 0.5, untestable='grey') == 'cannot test here'
+  assert math.isnan(stats.tost_p([0.1], 0.5))

@@ -1,11 +1,14 @@
 """The study's table from committed per-run rows: pairing by seed, Holm over the planned family, verdicts by rule."""
 import csv
+import types
 
 import numpy as np
 import pytest
 
+from experiments.study import contrasts
 from experiments.study import stats
 from experiments.study import table
+from experiments.sweep import sweep_file
 
 SEEDS = range(5)
 
@@ -107,3 +110,45 @@ def test_a_sweeps_own_table_states_its_regime_check():
   assert ('The regime: dropout=0 does not overfit: its minival error ends 0.50 points below its training error '
           '(mean over 5 runs; the design asks for at least 3 above).') in table
   assert table.count('The regime:') == 1
+
+
+def test_an_equivalence_margin_adds_a_test_to_the_family_and_a_verdict(tmp_path, monkeypatch):
+  """towers with EQUIVALENCE = {'fused': 0.5}: fused within ±0.5 of two towers is shown equivalent, Holm counts the
+  equivalence test as one more hypothesis, and half-width (no margin) gets no equivalence verdict."""
+  reference = [0.100, 0.110, 0.095, 0.105, 0.120]
+  write_rows(tmp_path / 'towers', {
+      'two towers': reference,
+      'fused': [e + d for e, d in zip(reference, [0.0005, -0.0004, 0.0002, -0.0003, 0.0001], strict=True)],
+      'half-width one tower': [e + 0.017 for e in reference],
+  })
+  towers = sweep_file.question('towers')
+  monkeypatch.setattr(towers, 'EQUIVALENCE', {'fused': 0.5}, raising=False)
+  monkeypatch.setattr(sweep_file, 'question', lambda name: towers)
+  rows, text = table.study(str(tmp_path), questions=('towers',))
+  by_contrast = {r['contrast']: r for r in rows}
+  fused, half = by_contrast['fused − two towers'], by_contrast['half-width one tower − two towers']
+  d = 100 * np.array([0.0005, -0.0004, 0.0002, -0.0003, 0.0001])
+  p_difference = [fused['p'], half['p']]
+  assert [fused['p_holm'], half['p_holm'], fused['p_tost_holm']] == pytest.approx(
+      stats.holm(p_difference + [stats.tost_p(d, 0.5)]))
+  assert fused['verdict'].startswith('no effect detected (MDE ')
+  assert '; equivalent within ±0.5 points (TOST p Holm ' in fused['verdict']
+  assert half['verdict'] == 'agrees with the paper' and 'equivalen' not in half['verdict']
+  assert "study's 3 tests (2 contrasts, 1 of them also tested for equivalence" in text
+  assert fused['mde'] == pytest.approx(stats.mde(float(np.std(d, ddof=1)), 5, 0.05 / 3), rel=1e-6)
+
+
+def test_the_convergence_check_holds_back_every_contrast_of_a_question_still_learning(tmp_path):
+  rows = [{'run': f'{p},seed={s}', 'point': p, 'seed': s, 'test_top1_error': 0.1,
+           'train_top1_error_late_change': change} for p, change in (('a', -0.001), ('b', -0.012)) for s in SEEDS]
+  module = types.SimpleNamespace(REFERENCE='a', MUST_CONVERGE=0.5)
+  text, fails = contrasts.convergence_check(module, rows)
+  assert fails and text.startswith('not converged: b (training error over the last tenth of training minus the '
+                                   'tenth before, mean over runs, in points: a -0.10, b -1.20; the design allows at '
+                                   'most 0.5)')
+  [b] = contrasts.contrasts('q', module, rows)
+  assert b.regime_fails and b.regime == text
+  rows = [dict(r, train_top1_error_late_change=-0.002) for r in rows]
+  text, fails = contrasts.convergence_check(module, rows)
+  assert not fails and text.startswith('every arm converged')
+  assert contrasts.convergence_check(types.SimpleNamespace(), rows) == ('', False)

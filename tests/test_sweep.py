@@ -164,6 +164,16 @@ def test_steps_to_a_training_error():
   assert report.train_error_targets(types.SimpleNamespace()) == ()
 
 
+def test_the_late_change_compares_the_last_tenth_of_training_with_the_tenth_before():
+  steps = np.arange(10, 1010, 10)  # logged every 10 steps to step 1000.
+  errors = np.where(steps > 900, 0.10, np.where(steps > 800, 0.12, 0.5))
+  assert report.late_change(steps, errors) == pytest.approx(-0.02)
+  assert report.late_change(steps, np.full(len(steps), 0.1)) == pytest.approx(0.0)
+  assert report.late_change(steps[:3], errors[:3]) is None
+  drops_config = types.SimpleNamespace(drop_epochs=(7.0, 10.0, 13.0))
+  assert report.fixed_drops(drops_config, {'epoch': 12.0}) == [{'epoch': 7.0}, {'epoch': 10.0}]
+
+
 # --------------------------------------------------------------------------------------------- end to end (slow)
 
 def run_sweep(*args, timeout=600):

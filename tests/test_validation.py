@@ -45,6 +45,10 @@ def _set(config, **fields):
     ({'schedule': 'plateau', 'minival_examples': 0}, 'minival_examples > 0'),
     ({'mesh_data': 0}, 'config.mesh_data must be > 0, or -1'),
     ({'input_workers': -2}, 'config.input_workers must be >= 0, or -1 for one per CPU core'),
+    ({'schedule': 'drops'}, "config.drop_epochs must be increasing epochs after the warm-up (0.0) for "
+                            "schedule='drops', got ()"),
+    ({'schedule': 'drops', 'drop_epochs': (30.0, 20.0)}, 'config.drop_epochs must be increasing epochs'),
+    ({'schedule': 'drops', 'drop_epochs': (30, 90.0)}, 'config.drop_epochs ends at 90.0, not before num_epochs'),
 ])
 def test_each_bad_config_gives_its_one_line_message(fields, message):
   config = _set(imagenet_config.get_config(), **fields)

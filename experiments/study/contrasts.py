@@ -61,6 +61,28 @@ def regime_check(module, point: str, rows: list[dict]) -> tuple[str, bool]:
           f'{least:g} above)'), not holds
 
 
+def convergence_check(module, rows: list[dict]) -> tuple[str, bool]:
+  """(the check as the tables note it, whether it fails) under the sweep file's MUST_CONVERGE (points): every arm's
+  training error must have stopped moving, its mean late change (report.late_change: the last tenth of training
+  against the tenth before) within the threshold; ('', False) without the setting or without finished runs."""
+  threshold = sweep_file.setting(module, 'MUST_CONVERGE')
+  if threshold is None:
+    return '', False
+  changes: dict[str, list[float]] = {}
+  for r in rows:
+    change = _number(r.get('train_top1_error_late_change'))
+    if change is not None and math.isfinite(change):
+      changes.setdefault(r['point'], []).append(100 * change)
+  if not changes:
+    return '', False
+  means = {p: round(sum(v) / len(v), 2) for p, v in changes.items()}
+  moving = [p for p, m in means.items() if abs(m) > threshold]
+  listed = ', '.join(f'{p} {m:+.2f}' for p, m in means.items())
+  verdict = 'every arm converged' if not moving else f'not converged: {", ".join(moving)}'
+  return (f'{verdict} (training error over the last tenth of training minus the tenth before, mean over runs, in '
+          f'points: {listed}; the design allows at most {threshold:g})'), bool(moving)
+
+
 def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
   """Each planned point against the REFERENCE, paired by seed, from the question's rows (missing runs: n = 0)."""
   metric = sweep_file.metric(module)
@@ -75,14 +97,18 @@ def contrasts(question: str, module, rows: list[dict]) -> list[stats.Contrast]:
   points = sweep_file.labelled_points(module) or list(by_point)
   points += [p for p in untestable if p not in points]
   deltas, signs = sweep_file.setting(module, 'PAPER_DELTA'), sweep_file.setting(module, 'PAPER_SIGN')
+  margins = sweep_file.setting(module, 'EQUIVALENCE')
+  converged, not_converged = convergence_check(module, rows)
   out = []
   for point in points:
     if point == reference:
       continue
     seeds, d = stats.pair_by_seed(by_point.get(point, {}), by_point.get(reference, {}))
     regime, fails = regime_check(module, point, rows)
+    regime = '; '.join(r for r in (converged, regime) if r)
     out.append(stats.Contrast(question, point, reference, metric, seeds, d, deltas.get(point, signs.get(point)),
-                              untestable.get(point, ''), _paper_text(point, deltas, signs), regime, fails))
+                              untestable.get(point, ''), _paper_text(point, deltas, signs), regime,
+                              fails or not_converged, margins.get(point)))
   return out
 
 

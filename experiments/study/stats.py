@@ -9,7 +9,9 @@ masks, so a contrast is a set of per-seed differences d_s = point_s - reference_
 - `holm`: Holm's step-down adjustment of a family's p values (the whole study is one family);
 - `mde`: the smallest true mean difference the t test detects with 80% power at a given level, from the measured
   spread of the d_s and n (the noncentral t distribution);
-- `verdict`: the rule the tables print; no verdict is written by hand.
+- `tost_p`: the two one-sided tests of equivalence within a margin stated before the runs (a claim that two arms are
+  the same needs it: "no effect detected" is not "agrees");
+- `verdict` and `equivalence_verdict`: the rules the tables print; no verdict is written by hand.
 """
 from __future__ import annotations
 
@@ -112,6 +114,7 @@ class Contrast:
   paper_text: str = '-'              # the paper's claim as the table shows it.
   regime: str = ''                   # the sweep's check of its regime (MUST_OVERFIT), as the table notes it.
   regime_fails: bool = False         # the runs did not reach the regime the question needs: no verdict.
+  margin: float | None = None        # the equivalence margin (table units), stated before the runs; None: no test.
 
   @property
   def n(self) -> int:
@@ -126,6 +129,36 @@ class Contrast:
 
   def sign_flip(self) -> float:
     return sign_flip_p(self.differences)
+
+  def tost(self) -> float:
+    return tost_p(self.differences, self.margin) if self.margin is not None else math.nan
+
+
+def tost_p(d: Sequence[float], margin: float) -> float:
+  """The p value of equivalence within ±margin (two one-sided paired t tests, Schuirmann's TOST): the larger of the
+  p values of 'mean <= -margin' and of 'mean >= +margin'; small when the mean difference is surely inside the
+  margin. NaN where n < 2."""
+  d = np.asarray(d, np.float64)
+  n = len(d)
+  if n < 2 or not margin > 0:
+    return math.nan
+  mean, sd = float(d.mean()), float(d.std(ddof=1))
+  if sd == 0.0:
+    return 0.0 if abs(mean) < margin else 1.0
+  se = sd / math.sqrt(n)
+  above_lower = scipy_stats.t.sf((mean + margin) / se, n - 1)   # H0: mean <= -margin.
+  below_upper = scipy_stats.t.cdf((mean - margin) / se, n - 1)  # H0: mean >= +margin.
+  return float(max(above_lower, below_upper))
+
+
+def equivalence_verdict(adjusted_p: float, margin: float, untestable: str = '', units: str = 'points') -> str:
+  """The rule: 'equivalent within ±m' where the adjusted TOST p is below 0.05, else 'equivalence not shown (±m)';
+  'cannot test here' where the data or regime cannot answer."""
+  if untestable:
+    return 'cannot test here'
+  if adjusted_p < ALPHA:
+    return f'equivalent within ±{margin:g} {units}'
+  return f'equivalence not shown (±{margin:g} {units})'
 
 
 def verdict(mean: float, adjusted_p: float, paper_delta: float | None, minimum_effect: float, untestable: str = '',

@@ -34,26 +34,40 @@ def read_rows(path: str) -> list[dict]:
     return list(csv.DictReader(f))
 
 
+def hypotheses(family: list[stats.Contrast]) -> int:
+  """The size of the family Holm adjusts over: a difference test per testable contrast, and an equivalence test for
+  each that has a margin (EQUIVALENCE)."""
+  return sum(1 + (c.margin is not None) for c in family if not c.untestable)
+
+
 def analyse(family: list[stats.Contrast]) -> list[dict]:
-  """A row per contrast: paired mean, CI, p values, Holm across the testable contrasts of the family, MDE, verdict.
-  A contrast whose runs missed its regime enters Holm with p = 1, as one not run: its own p cannot ease the others'."""
+  """A row per contrast: paired mean, CI, p values, Holm across every hypothesis of the family (hypotheses), MDE,
+  verdict, and for a contrast with a margin the equivalence test's p and verdict. A contrast whose runs missed its
+  regime enters Holm with p = 1, as one not run: its own p cannot ease the others'."""
   testable = [c for c in family if not c.untestable]
   tests = {id(c): c.t_test() for c in testable}
-  adjusted = dict(zip([id(c) for c in testable],
-                      stats.holm([1.0 if c.regime_fails else tests[id(c)][3] for c in testable]), strict=True))
-  level = stats.ALPHA / max(len(testable), 1)
+  hypotheses_ = [(c, 'difference') for c in testable] + [(c, 'equivalence') for c in testable if c.margin is not None]
+  raw = [1.0 if c.regime_fails else (tests[id(c)][3] if kind == 'difference' else c.tost()) for c, kind in hypotheses_]
+  keys = [(id(c), kind) for c, kind in hypotheses_]
+  adjusted = dict(zip(keys, stats.holm(raw), strict=True))
+  level = stats.ALPHA / max(len(keys), 1)
   rows = []
   for c in family:
     _, units = contrasts.metric_units(c.metric)
     mean, low, high, p = tests.get(id(c), (math.nan,) * 4)
-    p_adj = adjusted.get(id(c), math.nan)
+    p_adj = adjusted.get((id(c), 'difference'), math.nan)
     minimum = stats.mde(c.sd, c.n, level)
     why_not = c.untestable or ('its runs did not reach the regime the question needs' if c.regime_fails else '')
     verdict = stats.verdict(mean, p_adj, c.paper_delta, minimum, why_not, units) if c.n or c.untestable else 'not run'
+    p_equivalence = adjusted.get((id(c), 'equivalence'), math.nan)
+    if c.margin is not None and c.n and not why_not:
+      verdict += (f'; {stats.equivalence_verdict(p_equivalence, c.margin, units=units)} (TOST p Holm '
+                  f'{contrasts.format_p(p_equivalence)})')
     rows.append({'question': c.question, 'contrast': f'{c.point} − {c.reference}', 'metric': c.metric, 'n': c.n,
                  'mean': mean, 'ci_low': low, 'ci_high': high, 'p': p, 'p_sign_flip': c.sign_flip() if c.n else
                  math.nan, 'p_holm': p_adj, 'mde': minimum, 'units': units, 'paper': c.paper_text,
-                 'verdict': verdict, 'why_untestable': c.untestable, 'regime': c.regime})
+                 'verdict': verdict, 'why_untestable': c.untestable, 'regime': c.regime,
+                 'margin': c.margin, 'p_tost_holm': p_equivalence})
   return rows
 
 
@@ -64,9 +78,14 @@ def _f(value, digits: int = 2, signed: bool = False) -> str:
 
 
 def markdown(rows: list[dict], modules: dict, m: int) -> str:
+  equivalence = sum(r['margin'] is not None for r in rows if not r['why_untestable'])
+  family = (f"the study's {m} testable contrasts" if not equivalence else
+            f"the study's {m} tests ({m - equivalence} contrasts, {equivalence} of them also tested for equivalence "
+            'within a margin stated before the runs: TOST, two one-sided paired t tests)')
   lines = [f'Contrasts paired by seed (Δ = point − reference, mean over seeds). p: paired t; Holm: adjusted across '
-           f"the study's {m} testable contrasts; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. "
-           'Verdicts are printed by `experiments.study.stats.verdict`.', '',
+           f'{family}; MDE: the smallest Δ the design detects with 80% power at 0.05 / {m}. '
+           'Verdicts are printed by `experiments.study.stats.verdict`' + (' and `equivalence_verdict`.' if equivalence
+                                                                          else '.'), '',
            '| question | contrast | metric | n | Δ here [95% CI] | p | p sign-flip | p Holm | MDE | paper Δ | '
            'verdict |', '|---|---|---|---|---|---|---|---|---|---|---|']
   for r in rows:
@@ -87,6 +106,7 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
     for r in rows:
       if r['question'] == question and r['regime']:
         notes.append(f"- **{question}**, the regime: {r['regime']}")
+  notes = list(dict.fromkeys(notes))  # a question's regime note is shared by its contrasts.
   return '\n'.join(lines + ([''] + notes if notes else [])) + '\n'
 
 
@@ -114,5 +134,5 @@ def study(results_dir: str, questions=QUESTIONS) -> tuple[list[dict], str]:
   rows_by_question = {q: read_rows(os.path.join(results_dir, q, 'results.csv')) for q in questions}
   family = [c for q, module in modules.items() for c in contrasts.contrasts(q, module, rows_by_question[q])]
   rows = analyse(family)
-  text = markdown(rows, modules, sum(1 for c in family if not c.untestable))
+  text = markdown(rows, modules, hypotheses(family))
   return rows, text + '\n' + runs_table(modules, rows_by_question)

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from alexnet import records as runs_lib
+from alexnet import records
 from experiments.study import contrasts
 from experiments.study import stats
 from experiments.sweep import plan
@@ -24,7 +24,30 @@ def steps_to(target: float, steps: np.ndarray, errors: np.ndarray) -> int | None
   return int(steps[hits[0]]) if len(hits) else None
 
 
-def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tuple[float, ...] = ()) -> dict:
+# The share of a run's logged training steps whose training error is compared with the share before it: the
+# convergence check's late change (contrasts.convergence_check).
+LATE_SHARE = 0.1
+
+
+def late_change(steps: np.ndarray, errors: np.ndarray, share: float = LATE_SHARE) -> float | None:
+  """The mean logged training error over the last `share` of the run's steps minus that over the `share` before it
+  (a fraction; negative while the error still falls); None with too few logged windows to tell."""
+  if len(steps) < 4:
+    return None
+  end = float(steps[-1])
+  last, before = steps > end * (1 - share), (steps > end * (1 - 2 * share)) & (steps <= end * (1 - share))
+  if not last.any() or not before.any():
+    return None
+  return float(errors[last].mean() - errors[before].mean())
+
+
+def fixed_drops(config, summary: dict) -> list[dict]:
+  """The drops a run on schedule='drops' made: those of config.drop_epochs it reached."""
+  return [{'epoch': float(e)} for e in config.drop_epochs if e < summary['epoch']]
+
+
+def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tuple[float, ...] = (),
+        early_steps: int = 0) -> dict:
   """A finished run's row of results.csv (its columns in this order)."""
   out = {'run': run.slug, 'point': run.point, **{k: plan.format_value(run.config[k]) for k in swept},
          'seed': run.seed, 'minival_top1_error': summary.get('minival_top1_error'),
@@ -33,15 +56,20 @@ def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tup
          'steps': summary['step'], 'epochs': summary['epoch'],
          'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
          'commit': summary.get('commit'), 'dirty': summary.get('dirty'), 'schedule': run.config.schedule}
-  drops = runs_lib.drops(summary) if run.config.schedule == 'plateau' else []
+  drops = {'plateau': records.drops, 'drops': lambda s: fixed_drops(run.config, s)}.get(
+      run.config.schedule, lambda s: [])(summary)
   out['lr_drops'] = len(drops)
   out['epochs_at_reduced_rate'] = summary['epoch'] - drops[0]['epoch'] if drops else 0.0
   out['end_reason'] = summary.get('end_reason', '')
-  curve = runs_lib.train_curve(run.workdir)
+  curve = records.train_curve(run.workdir)
   out['train_top1_error_mean'] = float(np.mean(curve[1])) if len(curve[1]) else None  # area under the curve.
   # The training error at the end (the last 5 logged windows; dropout and augmentation on): against minival, it
   # shows whether an arm overfits.
   out['train_top1_error_end'] = float(np.mean(curve[1][-5:])) if len(curve[1]) else None
+  out['train_top1_error_late_change'] = late_change(*curve)
+  if early_steps:  # the sweep file's EARLY_STEPS: the mean over the logged windows up to that step.
+    early = curve[1][curve[0] <= early_steps]
+    out[f'train_top1_error_to_{early_steps}'] = float(early.mean()) if len(early) else None
   for target in train_error_targets:
     out[f'steps_to_{target:g}_train_error'] = steps_to(target, *curve)
   return out
@@ -53,14 +81,14 @@ def train_error_targets(module) -> tuple[float, ...]:
   return tuple(targets) if isinstance(targets, (tuple, list)) else (targets,)
 
 
-def collect(runs: list[plan.Run], train_error_targets: tuple[float, ...] = ()) -> list[dict]:
+def collect(runs: list[plan.Run], train_error_targets: tuple[float, ...] = (), early_steps: int = 0) -> list[dict]:
   """A row per finished run."""
   swept = list(dict.fromkeys(k for run in runs for k in run.diff))
   rows = []
   for run in runs:
-    summary = runs_lib.summary(run.workdir)
+    summary = records.summary(run.workdir)
     if summary is not None and plan.check_reusable(run) is None:  # a run of another config is not this one.
-      rows.append(row(run, summary, swept, train_error_targets))
+      rows.append(row(run, summary, swept, train_error_targets, early_steps))
   return rows
 
 
@@ -196,7 +224,7 @@ def sweep_title(module) -> str:
 
 def report(module, runs: list[plan.Run], workdir: str) -> list[dict]:
   """Writes results.csv and results.md of one sweep file's finished runs to `workdir`; returns the rows."""
-  rows = collect(runs, train_error_targets(module))
+  rows = collect(runs, train_error_targets(module), sweep_file.setting(module, 'EARLY_STEPS'))
   if not rows:
     return rows
   write_csv(rows, os.path.join(workdir, 'results.csv'))
