@@ -150,7 +150,7 @@ def write_report(workdir: str, runs: list, timing_rows: list[dict], machine: tim
   lines += structure_lines(labels, first) + ['']
   lines += speed_lines(timing_rows, machine.peak_gflops, first[labels[0]].config.batch_size)
   lines += ['', report.markdown(rows, module, 'Errors (minival selects, test reported)',
-                                      sweep_file.setting(module, 'PAPER')), '',
+                                sweep_file.setting(module, 'PAPER')), '',
             '## Learning curves', '', '![minival curves](minival_curves.png)', '',
             '![training curves](train_curves.png)', '']
   lines += figure3_lines(workdir, runs, {row['run'] for row in rows})

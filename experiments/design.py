@@ -59,9 +59,10 @@ def schedule(summaries: list[dict]) -> tuple[list[float], float, list[int], int]
 
 
 def seeds_to_detect(effect: float, sd_d: float, alpha: float, max_seeds: int) -> int | None:
-  """The fewest seeds per arm whose paired t test at `alpha` detects `effect` with 80% power."""
+  """The fewest seeds per arm whose paired t test at `alpha` detects `effect` with 80% power (stats.power: one
+  integral per n, where stats.mde would solve for the effect at each)."""
   for n in range(2, max_seeds + 1):
-    if stats.mde(sd_d, n, alpha) <= effect:
+    if stats.power(effect, sd_d, n, alpha) >= stats.POWER:
       return n
   return None
 

@@ -4,7 +4,8 @@ by a rule (stats.py).
 Each question is a sweep file, experiments/sweeps/<question>.py, whose results.csv (a row per run, written by
 experiments.sweep) sits in <results>/<question>/. A question's contrasts are every point against its REFERENCE
 (contrasts.py); the sweep file may add a line of context (ANCHORS). The family for Holm's adjustment is every
-testable contrast of every question listed, fixed in advance: a question not run yet counts with p = 1, so running
+testable contrast of every question listed (and an equivalence test where a sweep file sets a margin), fixed in
+advance: a question not run yet counts with p = 1, so running
 more of the study never makes an earlier verdict easier to reach. The minimum detectable effect (MDE) is at the
 family's strictest level, 0.05 / m, with 80% power. A contrast whose runs did not reach the regime its question needs
 (a sweep file's MUST_OVERFIT) stays in the family with p = 1 and gets no verdict: "cannot test here", with the check
@@ -50,7 +51,7 @@ def analyse(family: list[stats.Contrast]) -> list[dict]:
   raw = [1.0 if c.regime_fails else (tests[id(c)][3] if kind == 'difference' else c.tost()) for c, kind in hypotheses_]
   keys = [(id(c), kind) for c, kind in hypotheses_]
   adjusted = dict(zip(keys, stats.holm(raw), strict=True))
-  level = stats.ALPHA / max(len(keys), 1)
+  level = stats.ALPHA / max(hypotheses(family), 1)
   rows = []
   for c in family:
     _, units = contrasts.metric_units(c.metric)

@@ -56,8 +56,11 @@ def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tup
          'steps': summary['step'], 'epochs': summary['epoch'],
          'images_per_sec': summary['train_images_per_sec'], 'wall_seconds': summary.get('wall_seconds'),
          'commit': summary.get('commit'), 'dirty': summary.get('dirty'), 'schedule': run.config.schedule}
-  drops = {'plateau': records.drops, 'drops': lambda s: fixed_drops(run.config, s)}.get(
-      run.config.schedule, lambda s: [])(summary)
+  drops = []
+  if run.config.schedule == 'plateau':
+    drops = records.drops(summary)
+  elif run.config.schedule == 'drops':
+    drops = fixed_drops(run.config, summary)
   out['lr_drops'] = len(drops)
   out['epochs_at_reduced_rate'] = summary['epoch'] - drops[0]['epoch'] if drops else 0.0
   out['end_reason'] = summary.get('end_reason', '')
