@@ -44,16 +44,16 @@ ablations: data
 	$(PY) -m experiments.sweep --sweep=experiments/sweeps/relu.py --workdir=runs/ablations/relu --jobs=$(JOBS)
 	$(PY) -m experiments.study --results=runs/ablations --out=runs/ablations/study.md
 
-# Split vs fused: runs/compare/report.md (reuses the towers runs of `make ablations` when they exist).
+# Split vs fused: runs/compare/report.md (reuses the towers runs of `make ablations`, in the towers file's RUNS_DIR).
 compare: data
-	$(PY) -m experiments.compare --workdir=runs/compare --runs_dir=runs/ablations/runs --schedule=full --jobs=$(JOBS) $(ARGS)
+	$(PY) -m experiments.compare --workdir=runs/compare --schedule=full --jobs=$(JOBS) $(ARGS)
 
 # Copies every finished question's rows, table and plots into docs/ (runs/ is not committed) and rebuilds the study's
 # table from the committed rows; then the split-vs-fused report, if `make compare` made one.
 publish: $(VENV)/.installed
 	for s in $(QUESTIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
-	for r in runs/ablations/runs/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
+	for r in runs/ablations/runs/*/ runs/ablations/drops/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
 	  d="docs/$${r#runs/}"; mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh \
 	  "$$r"/events.out.tfevents.* "$$d"/; fi; done
 	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
@@ -62,7 +62,8 @@ publish: $(VENV)/.installed
 # A new machine: the finished runs' records (config, summary, TensorBoard events) back into runs/, so that
 # `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
 restore-runs:
-	mkdir -p runs/ablations/runs runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
+	mkdir -p runs/ablations/runs runs/ablations/drops runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
+	if [ -d docs/ablations/drops ]; then cp -rn docs/ablations/drops/. runs/ablations/drops/; fi
 	for r in docs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then cp -rn "$$r" runs/ablations/relu/; fi; done
 
 summary: $(VENV)/.installed

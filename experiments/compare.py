@@ -3,8 +3,8 @@
   python -m experiments.compare --workdir=DIR [--base=configs/<name>.py] [--jobs=N] [--schedule=short|full]
                                 [--runs_dir=DIR2] [--seeds=N] [--timing_steps=20] [--timing_reps=3]
 
-Runs the towers sweep (experiments/sweeps/towers.py: every net over its seeds; finished runs are reused, so
-`--runs_dir` can point at an ablation study's runs), then writes DIR/report.md with PNGs beside it:
+Runs the towers sweep (experiments/sweeps/towers.py: every net over its seeds; finished runs are reused: on the
+file's own base they are the ablation study's, in its RUNS_DIR, and with --base in DIR, unless --runs_dir), then writes DIR/report.md with PNGs beside it:
 - structure per image: parameters, forward multiply-accumulates, bytes exchanged between towers (alexnet.summary);
 - measured training images/s on this machine, two towers on the (data, tower) mesh and on one device, the fused and
   the half-width net, timed one after the other in this process, with the CPU model and its f32 GEMM peak;
@@ -41,7 +41,7 @@ GREY_NOTE = ('Colour specificity is undefined here: the input has one channel, s
              'colour-specific, "during every run"). Colour data (ImageNet, CIFAR-10) can: the same command with '
              '`--base` set to a colour config reports the number per tower.')
 
-options.define('Where report.md and its PNGs go (and the runs, unless --runs_dir).')
+options.define('Where report.md and its PNGs go.')
 flags.DEFINE_integer('timing_steps', 20, 'Timed training steps per repetition, per net.')
 flags.DEFINE_integer('timing_reps', 3, 'Timing repetitions per net (median and best are reported).')
 flags.DEFINE_integer('gemm_size', 4096,

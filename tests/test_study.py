@@ -25,36 +25,37 @@ def write_rows(path, errors_by_point):
 
 def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_path):
   reference = [0.100, 0.110, 0.095, 0.105, 0.120]  # seed-to-seed spread far larger than the paired differences.
-  write_rows(tmp_path / 'lrn', {
-      'lrn=paper': reference,
-      # +2 points, as the paper
-      'lrn=none': [e + d for e, d in zip(reference, [0.020, 0.021, 0.019, 0.020, 0.020], strict=True)],
-      # nothing
-      'lrn=caffe': [e + d for e, d in zip(reference, [0.003, -0.004, 0.002, -0.002, 0.001], strict=True)],
-      # no claim
-      'lrn=batchnorm': [e + d for e, d in zip(reference, [-0.030, -0.031, -0.029, -0.030, -0.030], strict=True)],
-  })
-  rows, text = table.study(str(tmp_path), questions=('lrn', 'pooling'))
+  shifted = lambda deltas: [e + d for e, d in zip(reference, deltas, strict=True)]
+  # +2 points, as the paper.
+  write_rows(tmp_path / 'lrn', {'lrn=paper': reference, 'lrn=none': shifted([0.020, 0.021, 0.019, 0.020, 0.020])})
+  # Nothing.
+  write_rows(tmp_path / 'pooling', {'pool=overlapping': reference,
+                                    'pool=non_overlapping': shifted([0.003, -0.004, 0.002, -0.002, 0.001])})
+  # No claim of a difference (fused has an equivalence margin instead); half-width not run.
+  write_rows(tmp_path / 'towers', {'two towers': reference, 'fused': shifted([-0.030, -0.031, -0.029, -0.030, -0.030])})
+  rows, text = table.study(str(tmp_path), questions=('lrn', 'pooling', 'towers'))
   by_contrast = {r['contrast']: r for r in rows}
   none = by_contrast['lrn=none − lrn=paper']
   assert none['n'] == 5 and none['mean'] == pytest.approx(2.0)
-  # Four planned contrasts (three LRN, one pooling not run): Holm multiplies the smallest p by 4 at most.
-  p_values = [by_contrast[c]['p'] for c in ('lrn=none − lrn=paper', 'lrn=caffe − lrn=paper',
-                                            'lrn=batchnorm − lrn=paper')]
-  assert [by_contrast[c]['p_holm'] for c in ('lrn=none − lrn=paper', 'lrn=caffe − lrn=paper',
-                                             'lrn=batchnorm − lrn=paper')] == pytest.approx(
-                                                 stats.holm(p_values + [float('nan')])[:3])
+  # Five planned hypotheses: four contrasts (half-width not run) and fused's equivalence test; Holm multiplies the
+  # smallest p by 5 at most.
+  names = ('lrn=none − lrn=paper', 'pool=non_overlapping − pool=overlapping', 'fused − two towers')
+  p_values = [by_contrast[c]['p'] for c in names]
+  fused = by_contrast['fused − two towers']
+  p_tost = stats.tost_p(100 * (np.array(shifted([-0.030, -0.031, -0.029, -0.030, -0.030])) - reference), 0.5)
+  assert [by_contrast[c]['p_holm'] for c in names] + [fused['p_tost_holm']] == pytest.approx(
+      stats.holm(p_values + [float('nan'), p_tost])[:3] + stats.holm(p_values + [float('nan'), p_tost])[4:])
   assert none['verdict'] == 'agrees with the paper'
-  assert by_contrast['lrn=batchnorm − lrn=paper']['verdict'] == 'difference detected'
-  caffe = by_contrast['lrn=caffe − lrn=paper']
-  assert caffe['verdict'].startswith('no effect detected (MDE ') and caffe['p_holm'] > 0.05
-  caffe_sd = 100 * np.std([0.003, -0.004, 0.002, -0.002, 0.001], ddof=1)  # in points, as the table.
-  assert caffe['mde'] == pytest.approx(stats.mde(caffe_sd, 5, 0.05 / 4), rel=1e-6)  # at the family's 0.05 / m.
-  assert by_contrast['pool=non_overlapping − pool=overlapping']['verdict'] == 'not run'
+  assert fused['verdict'].startswith('difference detected; equivalence not shown (±0.5 points)')
+  pooling = by_contrast['pool=non_overlapping − pool=overlapping']
+  assert pooling['verdict'].startswith('no effect detected (MDE ') and pooling['p_holm'] > 0.05
+  pooling_sd = 100 * np.std([0.003, -0.004, 0.002, -0.002, 0.001], ddof=1)  # in points, as the table.
+  assert pooling['mde'] == pytest.approx(stats.mde(pooling_sd, 5, 0.05 / 5), rel=1e-6)  # at the family's 0.05 / m.
+  assert by_contrast['half-width one tower − two towers']['verdict'] == 'not run'
   # The sign-flip p of five same-signed differences is its floor, 2 / 32, whatever their size.
   assert none['p_sign_flip'] == 2 / 32
   assert '| lrn | lrn=none − lrn=paper | test_top1_error (points) | 5 | +2.00 [' in text
-  assert "study's 4 testable contrasts" in text
+  assert "the study's 5 tests (4 contrasts, 1 of them also tested for equivalence" in text
 
 
 def test_unpaired_seeds_are_left_out_and_untestable_contrasts_say_so(tmp_path):

@@ -18,6 +18,7 @@ from experiments.sweep import hyper
 from experiments.sweep import local
 from experiments.sweep import plan
 from experiments.sweep import report
+from experiments.sweep import run_queue
 from experiments.sweep import sweep_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,27 +47,28 @@ def plan_of(name, runs_dir='/runs', base='', schedule='short'):
 
 def test_plans_name_runs_by_what_differs_from_the_base():
   towers = plan_of('towers')
-  assert [r.slug for r in towers[:5]] == [f'base,seed={s}' for s in range(5)]
+  assert [r.slug for r in towers[:9]] == [f'base,seed={s}' for s in range(9)]
   half = [r for r in towers if r.point == 'half-width one tower']
   # Footnote 2 applied to the small net (32, 64, 96, 96, 64): conv1-conv4 halved, conv5 and the FC layers kept.
   assert half[0].config.conv_features == (16, 32, 48, 48, 64) and half[0].config.fc_features == (512, 512)
   assert half[0].slug == 'conv_features=16-32-48-48-64,num_towers=1,seed=0'
   # Every arm on the base's devices: the one-tower nets on its mesh, which gives them a tower axis of 1.
   assert {r.config.parallelism for r in towers} == {'mesh'}
-  assert [r.seed for r in towers] == [0, 1, 2, 3, 4] * 3
-  # The study runs the proxy's own schedule; the base point of two sweeps is one run.
-  assert all(r.config.config_name == 'proxy' and r.config.num_epochs == 30.0 and r.config.plateau_ends_run
-             for r in towers)
-  lrn = plan_of('lrn')
-  assert lrn[0].workdir == towers[0].workdir == '/runs/base,seed=0'
-  assert [r.point for r in lrn[::5]] == ['lrn=paper', 'lrn=none', 'lrn=caffe', 'lrn=batchnorm']
+  assert [r.seed for r in towers] == list(range(9)) * 3
+  # The second design: one schedule fixed in advance for every arm (x0.1 at epochs 8, 11, 14, the end at 17); the
+  # base point of the three sweeps sharing it is one run.
+  assert all((r.config.config_name, r.config.schedule, r.config.drop_epochs, r.config.num_epochs) ==
+             ('proxy_drops', 'drops', (8.0, 11.0, 14.0), 17.0) for r in towers)
+  lrn, pooling = plan_of('lrn'), plan_of('pooling')
+  assert lrn[0].workdir == towers[0].workdir == pooling[0].workdir == '/runs/base,seed=0'
+  assert [r.point for r in lrn[::9]] == ['lrn=paper', 'lrn=none']
   # The same file on the paper's config halves the paper's widths: conv 48-128-192-192-256 (footnote 2).
   imagenet_half = [r for r in plan_of('towers', base='configs/imagenet.py') if r.point == 'half-width one tower']
   assert imagenet_half[0].config.conv_features == (48, 128, 192, 192, 256)
   full = plan_of('lrn', base='configs/imagenet.py', schedule='full')
   schedules = {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full}
   assert schedules == {(90.0, 'plateau', 1.0)}
-  assert [r.slug for r in full[:6:5]] == ['base,seed=0', 'lrn=none,seed=0']
+  assert [r.slug for r in full[:10:9]] == ['base,seed=0', 'lrn=none,seed=0']
   # The init question: the first epoch only, logged every 10 steps, biases 1 / 0.1 / 0 on the paper's scaled init.
   init = plan_of('init')
   assert {(r.config.num_epochs, r.config.log_every_steps, r.config.init) for r in init} == {(1.0, 10, 'paper_scaled')}
@@ -320,3 +322,19 @@ def test_a_recorded_command_holds_no_path_of_this_machine():
           f'--workdir={REPO}/runs/x/conv_features=16-32,seed=0', '--config.seed=0']
   assert local.shell_line(args) == ("python -m alexnet.main --config=configs/default.py "
                                              "'--workdir=runs/x/conv_features=16-32,seed=0' --config.seed=0\n")
+
+
+def test_a_queue_goes_seed_by_seed_into_each_files_runs_dir(tmp_path, capsys):
+  files = ','.join(os.path.join(SWEEPS, f'{n}.py') for n in ('towers', 'lrn', 'pooling'))
+  runs, _ = run_queue.run_sweep(files, str(tmp_path), schedule='full', dry_run=True)
+  # Five arms, the reference shared: each seed's five runs before the next seed's, so a queue stopped part way
+  # leaves complete pairs.
+  assert len(runs) == 45 and [r.seed for r in runs] == [s for s in range(9) for _ in range(5)]
+  assert [r.point for r in runs[:5]] == ['two towers', 'fused', 'half-width one tower', 'lrn=none',
+                                         'pool=non_overlapping']
+  # Their sweep files' RUNS_DIR, not the workdir; on another base, the workdir's own runs/ (RUNS_DIR holds runs of
+  # the files' BASE only).
+  assert {os.path.dirname(r.workdir) for r in runs} == {'runs/ablations/drops'}
+  other, _ = run_queue.run_sweep(files, str(tmp_path), base_path='configs/smoke.py', dry_run=True)
+  assert {os.path.dirname(r.workdir) for r in other} == {str(tmp_path / 'runs')}
+  assert 'runs/ablations/drops/base,seed=0  [' in capsys.readouterr().out

@@ -112,9 +112,10 @@ def markdown(rows: list[dict], modules: dict, m: int) -> str:
 
 
 def runs_dir(module) -> str:
-  """Where a question's runs are kept: runs/ablations/runs, shared by the questions on configs/proxy.py, unless its
-  sweep file names another (RUNS_DIR)."""
-  return sweep_file.setting(module, 'RUNS_DIR')
+  """Where a question's runs are kept: its sweep file's RUNS_DIR, else runs/ablations/runs (where `make ablations`
+  puts the runs of the questions that name none)."""
+  return sweep_file.setting(module, 'RUNS_DIR') or 'runs/ablations/runs'
+
 
 
 def runs_table(modules: dict, rows_by_question: dict) -> str:

@@ -1,8 +1,10 @@
 """One or several sweep files in one queue: plan each (plan), run the runs they need once (local), then
 write each file's report (report) and plots (plots).
 
-With one sweep file its results go to DIR and its runs to DIR (or `runs_dir`); with several, each file's results go
-to DIR/<sweep name>/ and the runs to DIR/runs (or `runs_dir`), so a run two files share runs once.
+With one sweep file its results go to DIR; with several, each file's results go to DIR/<sweep name>/. The runs go to
+`runs_dir` when it is given, else to the sweep file's RUNS_DIR (unless another base config is given: RUNS_DIR holds
+runs of the file's BASE), else to DIR (one file) or DIR/runs (several), so a run two files share runs once. The queue goes seed by seed (every point's first seed, then every point's second...),
+so that a queue stopped part way leaves complete pairs for the contrasts.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, ru
     module = sweep_file.load(path)
     config_path = base_path or module.BASE
     out = workdir if len(paths) == 1 else os.path.join(workdir, os.path.splitext(os.path.basename(path))[0])
-    runs = plan.plan(module, sweep_file.load_config(config_path), schedule, runs_dir, seeds)
+    own = None if base_path else sweep_file.setting(module, 'RUNS_DIR')  # RUNS_DIR holds runs of the file's BASE.
+    into = runs_dir or own or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
+    runs = plan.plan(module, sweep_file.load_config(config_path), schedule, into, seeds)
     sweeps.append((module, config_path, out, runs))
   return sweeps
 
@@ -42,12 +46,12 @@ def run_sweep(sweep_paths: str, workdir: str, base_path: str = '', schedule: str
   a time) or 'slurm' (a job per run, with the resources of slurm_jobs.resources: the first file's SLURM dict, then
   the `slurm` key=value overrides)."""
   paths = [p for p in sweep_paths.split(',') if p]
-  runs_dir = runs_dir or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
   sweeps = plan_files(paths, workdir, base_path, schedule, runs_dir, seeds)
   queue = {}
   for _, config_path, _, runs in sweeps:
     for run in runs:
       queue.setdefault(run.workdir, (run, config_path))
+  queue = dict(sorted(queue.items(), key=lambda item: item[1][0].seed))  # stable: the files' order within a seed.
   job = None
   if launcher == 'slurm':
     from experiments.sweep import slurm_jobs  # pylint: disable=g-import-not-at-top

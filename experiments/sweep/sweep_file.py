@@ -34,7 +34,8 @@ SETTINGS = {
     'MUST_OVERFIT': ({}, 'per point: the regime its runs must reach before its contrast is read'),
     'SHORT': ({}, "config overrides applied with --schedule=short"),
     'ENTRY': ('alexnet.main', 'the program each run is (python -m ENTRY --config=... --workdir=...)'),
-    'RUNS_DIR': ('runs/ablations/runs', "where the study keeps this question's runs"),
+    'RUNS_DIR': (None, 'where runs of its BASE go without --runs_dir (default: the workdir, or DIR/runs for several '
+                       'files)'),
     'SLURM': ({}, 'SLURM resources per job (experiments/sweep/slurm_jobs.py)'),
     'SELECT': (None, 'the column whose lowest mean selects a point (a tuning sweep)'),
     'SELECT_WITHIN': (None, 'a config field: select once per value of it'),

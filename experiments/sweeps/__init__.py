@@ -8,6 +8,16 @@ schedule, each arm over the same SEEDS so that arms pair by seed (same batch ord
 
 SEEDS = (0, 1, 2, 3, 4)
 
+# The second design (docs/experiments.md): towers, LRN and pooling share a reference arm on configs/proxy_drops.py
+# (one schedule fixed in advance), 9 seeds per arm, the n at which the pilot's spread brings the minimum detectable
+# effect under the paper's 1.4 points (LRN) at the study's Holm level (`python -m experiments.design`, docs/results.md).
+# Their runs keep a folder of their own: on another base, `base,seed=s` would name two different runs.
+DROPS_SEEDS = tuple(range(9))
+DROPS_RUNS_DIR = 'runs/ablations/drops'
+# Every arm's training error must have stopped moving: its mean change over the last tenth of training within this
+# many points (contrasts.convergence_check). On the pilot (docs/proxy_plateau) it was within 0.35 points in every run.
+CONVERGED = 0.5
+
 # Where a regulariser has overfitting to prevent (dropout, augmentation): a fixed 5,000-image subset of the training
 # split for 40 epochs of it, minival unchanged; PCA lighting off (on grey images it is only a brightness jitter). The
 # same regime in both questions, so the augmentation question's arm without crops and flips (dropout 0.5) is the
