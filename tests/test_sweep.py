@@ -17,6 +17,7 @@ from experiments.study import stats
 from experiments.sweep import hyper
 from experiments.sweep import local
 from experiments.sweep import plan
+from experiments.sweep import plots
 from experiments.sweep import report
 from experiments.sweep import run_queue
 from experiments.sweep import sweep_file
@@ -114,6 +115,23 @@ def test_markdown_gives_mean_std_n_and_the_contrast_paired_by_seed():
   cells = dict(zip(header, [c.strip() for c in other_line.strip('|').split('|')], strict=True))
   assert float(cells['MDE (0.05, 80%)']) == pytest.approx(stats.mde(1.0, 3), abs=0.006)
   assert 'Selected' not in table  # no SELECT, no selection.
+
+
+def test_a_fixed_schedule_is_stated_checked_for_convergence_and_marked_on_the_curves():
+  runs = plan_of('lrn')[:2] + plan_of('lrn')[9:11]  # lrn=paper and lrn=none, seeds 0 and 1, on fixed drops.
+  rows = [{'run': r.slug, 'point': r.point, 'seed': r.seed, 'minival_top1_error': 0.1, 'test_top1_error': 0.1,
+           'test_top5_error': 0.01, 'images_per_sec': 100.0, 'wall_seconds': 60.0, 'schedule': 'drops',
+           'drop_epochs': '8, 11, 14', 'steps': 6800, 'epochs': 17.0,
+           'train_top1_error_late_change': late} for r, late in zip(runs, (0.001, -0.002, -0.004, -0.008))]
+  table = report.markdown(rows, sweep_file.question('lrn'), 'LRN')
+  assert 'The schedule, fixed in advance: x0.1 at epochs 8, 11, 14; runs end at epoch 17.0.' in table
+  # lrn=none's training error still falls by 0.6 points over the last tenth (mean of -0.4 and -0.8): over 0.5.
+  assert ('Convergence: not converged: lrn=none (training error over the last tenth of training minus the tenth '
+          'before, mean over runs, in points: lrn=paper -0.05, lrn=none -0.60; the design allows at most 0.5).'
+          in table)
+  # The drops at 400 steps an epoch: steps 3200, 4400, 5600.
+  assert plots.drop_steps(rows, runs) == [3200.0, 4400.0, 5600.0]
+  assert plots.drop_steps([dict(rows[0], run='other')], runs) == []
 
 
 def test_selection_reads_the_minival_mean_only():

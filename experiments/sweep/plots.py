@@ -1,5 +1,6 @@
 """A sweep's plots, beside its results.md: test_error.png (bars: mean, whiskers: std, dots: seeds), minival_curves.png
-and train_curves.png (means over seeds, shaded ± std; the sweep's training-error targets as dashed lines)."""
+and train_curves.png (means over seeds, shaded ± std; the sweep's training-error targets as dashed lines, the drops of
+a schedule fixed in advance as dotted vertical lines)."""
 from __future__ import annotations
 
 import math
@@ -37,10 +38,23 @@ def error_bars(rows: list[dict], path: str, title: str) -> str:
   return path
 
 
+def drop_steps(rows: list[dict], runs: list[plan.Run]) -> list[float]:
+  """The steps of the rate's drops where every finished run is on one schedule fixed in advance ('drops'), else []."""
+  by_slug = {r.slug: r for r in runs}
+  finished = [(by_slug[r['run']], r) for r in rows if r['run'] in by_slug]
+  if not finished or any(run.config.schedule != 'drops' for run, _ in finished):
+    return []
+  if len({tuple(run.config.drop_epochs) for run, _ in finished}) != 1:
+    return []
+  run, row = finished[0]
+  steps_per_epoch = float(row['steps']) / float(row['epochs'])
+  return [e * steps_per_epoch for e in run.config.drop_epochs]
+
+
 def curves_plot(rows: list[dict], runs: list[plan.Run], path: str, title: str, curve_of, ylabel: str,
                 targets: tuple[float, ...] = ()) -> str:
   """Per point, the mean over its finished seeds of `curve_of(workdir)` (steps, values), shaded ± std; a dashed
-  line at each of `targets` (errors)."""
+  line at each of `targets` (errors), a dotted one at each fixed drop of the rate (drop_steps)."""
   finished = {r['run'] for r in rows}
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for i, p in enumerate(report.points_in_order(rows)):
@@ -56,6 +70,8 @@ def curves_plot(rows: list[dict], runs: list[plan.Run], path: str, title: str, c
       ax.fill_between(curves[0][0][:n], mean - std, mean + std, color=f'C{i % 10}', alpha=0.15)
   for target in targets:
     ax.axhline(100 * target, color='k', ls='--', lw=0.8)
+  for i, step in enumerate(drop_steps(rows, runs)):
+    ax.axvline(step, color='0.4', ls=':', lw=1, label='rate x0.1 (fixed in advance)' if i == 0 else None)
   ax.set(xlabel='step', ylabel=ylabel)
   ax.set_title(title, fontsize=9)
   ax.legend(fontsize=7)

@@ -62,6 +62,8 @@ def row(run: plan.Run, summary: dict, swept: list[str], train_error_targets: tup
   elif run.config.schedule == 'drops':
     drops = fixed_drops(run.config, summary)
   out['lr_drops'] = len(drops)
+  if run.config.schedule == 'drops':
+    out['drop_epochs'] = ', '.join(f'{e:g}' for e in run.config.drop_epochs)
   out['epochs_at_reduced_rate'] = summary['epoch'] - drops[0]['epoch'] if drops else 0.0
   out['end_reason'] = summary.get('end_reason', '')
   curve = records.train_curve(run.workdir)
@@ -202,14 +204,21 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   lines += ['', chosen] if chosen else []
   regimes = [contrasts.regime_check(module, point, rows)[0] for point in by_point]
   lines += ['', *(f'The regime: {r}.' for r in regimes if r)] if any(regimes) else []
+  converged = contrasts.convergence_check(module, rows)[0]
+  lines += ['', f'Convergence: {converged}.'] if converged else []
   schedules = [schedule_note(point, group) for point, group in by_point.items()]
-  lines += ['', *(s for s in schedules if s)] if any(schedules) else []
+  lines += ['', *dict.fromkeys(s for s in schedules if s)] if any(schedules) else []
   return '\n'.join(lines) + '\n'
 
 
 def schedule_note(point: str, group: list[dict]) -> str:
   """For a point on the plateau schedule: its runs' drops, how they ended, and how many trained less than one epoch
-  at a reduced rate (unannealed); '' for other schedules."""
+  at a reduced rate (unannealed); for one on fixed drops, the schedule if every point shares it; '' otherwise."""
+  if all(r.get('schedule') == 'drops' for r in group):
+    drops, ends = {r.get('drop_epochs') for r in group}, {f"{float(r['epochs']):.1f}" for r in group}
+    return (f"The schedule, fixed in advance: x0.1 at epochs {', '.join(drops)}; runs end at epoch "
+            f"{', '.join(sorted(ends))}." if len(drops) == 1 else f'The schedule of {point}: fixed drops at '
+            f"epochs {'; '.join(sorted(drops))}.")
   if any(r.get('schedule') != 'plateau' for r in group):
     return ''
   unannealed = sum(1 for r in group if r['epochs_at_reduced_rate'] < 1)
