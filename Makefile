@@ -53,7 +53,7 @@ compare: data
 publish: $(VENV)/.installed
 	for s in $(QUESTIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
-	for r in runs/ablations/runs/*/ runs/ablations/drops/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
+	for r in runs/ablations/runs/*/ runs/ablations/drops/*/ runs/ablations/init_early/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
 	  d="docs/$${r#runs/}"; mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh \
 	  "$$r"/events.out.tfevents.* "$$d"/; fi; done
 	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
@@ -62,8 +62,9 @@ publish: $(VENV)/.installed
 # A new machine: the finished runs' records (config, summary, TensorBoard events) back into runs/, so that
 # `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
 restore-runs:
-	mkdir -p runs/ablations/runs runs/ablations/drops runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
-	if [ -d docs/ablations/drops ]; then cp -rn docs/ablations/drops/. runs/ablations/drops/; fi
+	mkdir -p runs/ablations/runs runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
+	for d in drops init_early; do if [ -d docs/ablations/$$d ]; then mkdir -p runs/ablations/$$d && \
+	  cp -rn docs/ablations/$$d/. runs/ablations/$$d/; fi; done
 	for r in docs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then cp -rn "$$r" runs/ablations/relu/; fi; done
 
 summary: $(VENV)/.installed

@@ -70,10 +70,12 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   schedules = {(r.config.num_epochs, r.config.schedule, r.config.eval_every_epochs) for r in full}
   assert schedules == {(90.0, 'plateau', 1.0)}
   assert [r.slug for r in full[:10:9]] == ['base,seed=0', 'lrn=none,seed=0']
-  # The init question: the first epoch only, logged every 10 steps, biases 1 / 0.1 / 0 on the paper's scaled init.
+  # The init question: the first epoch only at a constant rate, logged every 10 steps, biases 1 / 0.1 / 0 on the
+  # paper's scaled init, 15 seeds.
   init = plan_of('init')
-  assert {(r.config.num_epochs, r.config.log_every_steps, r.config.init) for r in init} == {(1.0, 10, 'paper_scaled')}
-  assert [r.config.positive_bias for r in init[::5]] == [1.0, 0.1, 0.0]
+  assert {(r.config.num_epochs, r.config.schedule, r.config.log_every_steps, r.config.init) for r in init} == {
+      (1.0, 'constant', 10, 'paper_scaled')}
+  assert [r.config.positive_bias for r in init[::15]] == [1.0, 0.1, 0.0]
   # The overfitting regime of dropout and augmentation: a fixed 5,000-image subset, 40 epochs of it.
   for name in ('dropout', 'augmentation'):
     assert {(r.config.train_examples, r.config.num_epochs, r.config.pca_lighting) for r in plan_of(name)} == {
