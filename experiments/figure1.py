@@ -4,11 +4,13 @@ its training error logged every step. configs/figure1.py says what the setting i
   python -m experiments.figure1 --config=configs/figure1.py --workdir=DIR [--config.activation=tanh]
       [--config.learning_rate=0.1]
 
-Writes DIR/config.json; TensorBoard events: train/top1_error (the mean error of the last `train_error_window` batches,
-each measured before its update), train/batch_top1_error and train/loss at every step; and DIR/summary.json (minival and
+Writes DIR/config.json; TensorBoard events: train/top1_error (with `train_error='window'`, the mean error of the last
+`train_error_window` batches, each measured before its update, at every step; with 'pass', the error on a fixed set
+of `pass_examples` training images at log-spaced steps, the window beside it as train/window_top1_error),
+train/batch_top1_error and train/loss at every step; and DIR/summary.json (minival and
 test error after the last step, images/s, wall time, the commit it started at). A loss that stops being finite ends the
 run there (summary.json: diverged_at_step). The sweep runner starts this program for the sweep files that name it
-(ENTRY: experiments/sweeps/tune_figure1.py, relu.py). A run takes minutes and keeps no checkpoint: an interrupted run
+(ENTRY: experiments/sweeps/tune_figure1.py, tune_figure1_pass.py, relu.py). A run takes minutes and keeps no checkpoint: an interrupted run
 starts again from step 0.
 """
 from __future__ import annotations

@@ -40,6 +40,22 @@ def test_both_units_start_from_the_same_weights_with_std_one_over_root_fan_in():
     assert not np.asarray(relu[name]['bias']).any()
 
 
+def test_the_papers_kind_of_init_is_a_fixed_std_for_every_layer():
+  params = figure1.FourLayerNet(weight_init='fixed', init_std=0.01).init(jax.random.key(1), jnp.zeros((1, 28, 28, 1)))
+  for name in ('conv2', 'conv3', 'fc4'):
+    assert np.asarray(params['params'][name]['kernel']).std() == pytest.approx(0.01, rel=0.03)
+
+
+def test_pass_steps_are_log_spaced_with_the_last_step():
+  steps = figure1.pass_steps(2145, 20)
+  assert steps[:12] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13] and steps[-3:] == [1778, 1995, 2145]
+  assert 1000 in steps and 100 in steps and len(steps) == 57
+  # Beyond the first decade consecutive measurements are 10^(1/20) = 1.12 apart: a ratio's resolution.
+  ratios = np.array(steps[30:-1]) / np.array(steps[29:-2])
+  np.testing.assert_allclose(ratios, 10 ** 0.05, rtol=0.01)
+  assert figure1.pass_steps(1, 20) == [1]
+
+
 def test_the_units_are_relu_and_tanh():
   x = jnp.array([-2.0, 0.5])
   np.testing.assert_array_equal(figure1.UNITS['relu'](x), [0.0, 0.5])
@@ -63,8 +79,12 @@ def test_batch_order_is_a_new_permutation_each_epoch():
 
 
 @pytest.mark.parametrize('field, value, message', [('activation', 'sigmoid', 'expected one of'),
+                                                   ('init', 'he', 'expected one of'),
+                                                   ('train_error', 'mean', 'expected one of'),
                                                    ('num_steps', 0, 'at least 1'),
-                                                   ('learning_rate', 0.0, 'positive')])
+                                                   ('pass_examples', 0, 'at least 1'),
+                                                   ('learning_rate', 0.0, 'positive'),
+                                                   ('init_std', -1.0, 'positive')])
 def test_a_bad_config_is_named(field, value, message):
   config = figure1_config.get_config()
   config[field] = value
@@ -90,6 +110,22 @@ def test_a_run_logs_the_training_error_every_step_and_writes_its_summary(tmp_pat
   np.testing.assert_allclose(smoothed, figure1.trailing_mean(batch, 5), rtol=1e-6)
   assert summary['train_top1_error_end'] == pytest.approx(smoothed[-1], rel=1e-6)
   assert json.loads((tmp_path / 'config.json').read_text())['activation'] == 'relu'
+
+
+@pytest.mark.slow
+def test_a_pass_run_measures_the_error_on_fixed_training_images_at_log_spaced_steps(tmp_path):
+  config = figure1_config.get_config()
+  config.dataset, config.minival_examples, config.num_steps = 'synthetic', 128, 30
+  config.train_error, config.pass_examples, config.pass_points_per_decade = 'pass', 500, 10
+  config.init, config.standardise, config.learning_rate, config.log_every_steps = 'fixed', False, 1e-4, 10
+  summary = figure1.train(config, str(tmp_path))
+  steps, measured = records.train_curve(str(tmp_path))
+  np.testing.assert_array_equal(steps, figure1.pass_steps(30, 10))  # 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 30
+  # Each a share of the same 500 images; the trailing window beside it at every step.
+  np.testing.assert_allclose(measured * 500, np.round(measured * 500), atol=1e-3)
+  assert summary['train_top1_error_end'] == pytest.approx(measured[-1])
+  window_steps, _ = records.scalars(str(tmp_path))['train/window_top1_error']
+  np.testing.assert_array_equal(window_steps, np.arange(1, 31))
 
 
 @pytest.mark.slow

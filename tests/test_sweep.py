@@ -1,6 +1,7 @@
 """The sweep vocabulary, planning, tables, and the runner end to end (skip, resume, failure)."""
 import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -160,6 +161,27 @@ def test_selection_within_a_field_on_training_speed():
   assert report.selection(module, rows) == (
       'Selected by the rule (the lowest mean steps_to_0.1_train_error among the 5 points finished, for each '
       'activation; test not read): **relu,lr=0.1**; **tanh,lr=0.01**.')
+
+
+def test_selection_within_several_fields_and_the_ratio_ladder():
+  """SELECT_WITHIN may name several fields (one selection per combination); log2 steps give the ratio ladder."""
+  rows = [{'point': f'{unit} {init} lr={lr}', 'activation': unit, 'init': init, 'seed': 0,
+           'steps_to_0.25_train_error': n} for unit, init, lr, n in (
+               ('relu', 'lecun', 0.01, 50), ('relu', 'lecun', 0.1, 40), ('relu', 'fixed', 0.01, 90),
+               ('relu', 'fixed', 0.001, 80))]
+  module = types.SimpleNamespace(SELECT='steps_to_0.25_train_error', SELECT_WITHIN=('activation', 'init'))
+  assert report.selection(module, rows).endswith('for each activation and init; test not read): '
+                                                 '**relu lecun lr=0.1**; **relu fixed lr=0.001**.')
+  # tanh takes 4x and 8x ReLU's steps to 25% on two seeds (geometric mean 5.66x), 2x to 10% on one, never on the
+  # other.
+  ladder = [{'point': p, 'seed': s, 'log2_steps_to_0.25_train_error': math.log2(n25),
+             'log2_steps_to_0.1_train_error': None if n10 is None else math.log2(n10)}
+            for p, s, n25, n10 in (('relu', 0, 50, 300), ('relu', 1, 40, 320), ('tanh', 0, 200, 600),
+                                   ('tanh', 1, 320, None))]
+  assert report.ratio_ladder(ladder, 'relu') == (
+      'Steps to each training error, as a ratio to the reference (geometric mean over the seeds where both reached '
+      'it): tanh / relu: 25%: 5.66x (n=2); 10%: 2.00x (n=1).')
+  assert report.ratio_ladder(ladder, None) == ''
 
 
 def test_a_sweep_file_names_the_program_its_runs_execute():

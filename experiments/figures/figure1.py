@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import glob
+import math
 import os
 import time
 from typing import Any, Sequence
@@ -27,6 +28,8 @@ from alexnet.data import sources
 from alexnet.data import splits
 
 UNITS = {'relu': nn.relu, 'tanh': jnp.tanh}
+INITS = ('lecun', 'fixed')
+TRAIN_ERRORS = ('window', 'pass')
 # What a run executes, for summary.json's `dirty`.
 CODE = ('alexnet', 'configs', 'experiments/figure1.py', 'experiments/figures/figure1.py')
 EVAL_BATCH = 1_000
@@ -34,15 +37,19 @@ EVAL_BATCH = 1_000
 
 class FourLayerNet(nn.Module):
   """Three convolutions, each followed by the unit and a 3x3 stride-2 max pool, and one fully connected layer; every
-  weight N(0, 1 / fan-in), every bias 0."""
+  weight N(0, 1 / fan-in) ('lecun') or N(0, init_std) ('fixed'), every bias 0."""
   conv_features: Sequence[int] = (32, 32, 64)
   kernel: int = 5
   num_classes: int = 10
   activation: str = 'relu'
+  weight_init: str = 'lecun'  # config.init ('init' is a Module's own method).
+  init_std: float = 0.01
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    unit, init = UNITS[self.activation], nn.initializers.variance_scaling(1.0, 'fan_in', 'normal')
+    unit = UNITS[self.activation]
+    init = (nn.initializers.variance_scaling(1.0, 'fan_in', 'normal') if self.weight_init == 'lecun' else
+            nn.initializers.normal(self.init_std))
     for i, features in enumerate(self.conv_features, start=1):
       x = unit(nn.Conv(features, (self.kernel, self.kernel), padding='SAME', kernel_init=init, name=f'conv{i}')(x))
       x = ops.max_pool(x, 3, 2, 'SAME', ops.cpu_kernels('auto'))
@@ -52,18 +59,22 @@ class FourLayerNet(nn.Module):
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """ValueError naming the field for a config this program cannot run."""
-  if config.activation not in UNITS:
-    raise ValueError(f'activation={config.activation!r}: expected one of {sorted(UNITS)}')
-  for field in ('batch_size', 'num_steps', 'train_error_window', 'log_every_steps', 'conv_kernel'):
+  for field, allowed in (('activation', sorted(UNITS)), ('init', INITS), ('train_error', TRAIN_ERRORS)):
+    if config[field] not in allowed:
+      raise ValueError(f'{field}={config[field]!r}: expected one of {list(allowed)}')
+  for field in ('batch_size', 'num_steps', 'train_error_window', 'log_every_steps', 'conv_kernel', 'pass_examples',
+                'pass_points_per_decade'):
     if config[field] < 1:
       raise ValueError(f'{field}={config[field]} must be at least 1')
-  if not config.learning_rate > 0:
-    raise ValueError(f'learning_rate={config.learning_rate} must be positive')
+  for field in ('learning_rate', 'init_std'):
+    if not config[field] > 0:
+      raise ValueError(f'{field}={config[field]} must be positive')
 
 
 def load(config: ml_collections.ConfigDict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-  """{'train', 'minival', 'test'}: (float32 images, int32 labels), mean-subtracted and divided by the training pixels'
-  standard deviation. minival is held out of train as in every run of this project (alexnet/data/splits.py)."""
+  """{'train', 'minival', 'test'}: (float32 images, int32 labels), mean-subtracted and, with config.standardise,
+  divided by the training pixels' standard deviation. minival is held out of train as in every run of this project
+  (alexnet/data/splits.py)."""
   train = sources.open_split(config, config.train_split)
   test = sources.open_split(config, config.test_split)
   train, minival = splits.hold_out_minival(train, config.minival_examples)
@@ -72,7 +83,7 @@ def load(config: ml_collections.ConfigDict) -> dict[str, tuple[np.ndarray, np.nd
   raw = {name: split.read(np.arange(split.num_examples))
          for name, split in (('train', train), ('minival', minival), ('test', test))}
   pixels = raw['train'][0].astype(np.float64)
-  mean, std = pixels.mean(), pixels.std()
+  mean, std = pixels.mean(), pixels.std() if config.standardise else 1.0
   return {name: (((images - mean) / std).astype(np.float32), labels) for name, (images, labels) in raw.items()}
 
 
@@ -108,6 +119,13 @@ def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
   return (sums[ends] - sums[starts]) / (ends - starts)
 
 
+def pass_steps(num_steps: int, per_decade: int) -> list[int]:
+  """The steps at which 'pass' measures the training error: 10^(k / per_decade) rounded, k = 0, 1, ..., the repeats
+  dropped, and the last step."""
+  count = int(math.floor(per_decade * math.log10(num_steps))) + 1
+  return sorted({int(round(10 ** (k / per_decade))) for k in range(count)} | {num_steps})
+
+
 @functools.partial(jax.jit, static_argnums=0)
 def _wrong(model: FourLayerNet, params, images: jax.Array, labels: jax.Array) -> tuple[jax.Array, jax.Array]:
   """How many of the batch's images miss in the top 1 and in the top 5 (steps.topk_errors, summed)."""
@@ -136,20 +154,26 @@ def _start_workdir(config: ml_collections.ConfigDict, workdir: str) -> progress.
 
 
 def _write_steps(writer: progress.Writer, first: int, batch_errors: np.ndarray, losses: np.ndarray,
-                 window: int) -> None:
-  """Events for steps first+1 .. len(batch_errors): train/top1_error over the trailing window of all steps so far;
+                 window: int, tag: str) -> None:
+  """Events for steps first+1 .. len(batch_errors): `tag` the error over the trailing window of all steps so far;
   the last of them also in the log."""
   smoothed = trailing_mean(batch_errors, window)
   for i in range(first, len(batch_errors)):
-    writer.write_scalars(i + 1, {'train/top1_error': float(smoothed[i]),
+    writer.write_scalars(i + 1, {tag: float(smoothed[i]),
                                  'train/batch_top1_error': float(batch_errors[i]), 'train/loss': float(losses[i])},
                          log=i + 1 == len(batch_errors))
 
 
 def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndarray, labels: np.ndarray,
-         writer: progress.Writer, meter: progress.Progress) -> tuple[Any, np.ndarray, int | None]:
-  """(params, every step's batch error, the step whose loss was not finite or None): the steps, their events."""
+         writer: progress.Writer, meter: progress.Progress) -> tuple[Any, np.ndarray, int | None, list[float]]:
+  """(params, every step's batch error, the step whose loss was not finite or None, the 'pass' errors measured):
+  the steps, their events. With 'pass', train/top1_error is the error on the first config.pass_examples training
+  images at pass_steps, and the trailing window is train/window_top1_error."""
   params = model.init(jax.random.key(config.seed), images[:1])['params']
+  by_pass = config.train_error == 'pass'
+  window_tag = 'train/window_top1_error' if by_pass else 'train/top1_error'
+  measure_at = set(pass_steps(config.num_steps, config.pass_points_per_decade)) if by_pass else set()
+  fixed_set, measured = (images[:config.pass_examples], labels[:config.pass_examples]), []
   tx = optax.sgd(config.learning_rate, momentum=config.momentum)
   opt_state, train_step = tx.init(params), make_train_step(model, tx, steps.compiler_options(config))
   pending, batch_errors, losses, diverged = [], np.zeros(0), np.zeros(0), None
@@ -157,6 +181,9 @@ def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndar
     params, opt_state, loss, error = train_step(params, opt_state, images[indices], labels[indices])
     pending.append((loss, error))
     meter(step)
+    if step in measure_at:
+      measured.append(errors(model, params, *fixed_set)['top1_error'])
+      writer.write_scalars(step, {'train/top1_error': measured[-1]})
     if step % config.log_every_steps == 0 or step == config.num_steps:
       fetched = np.array(jax.device_get(pending), np.float64).reshape(-1, 2)
       pending, first = [], len(batch_errors)
@@ -164,11 +191,11 @@ def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndar
       if len(bad):
         diverged, fetched = first + int(bad[0]) + 1, fetched[:bad[0] + 1]
       losses, batch_errors = np.concatenate([losses, fetched[:, 0]]), np.concatenate([batch_errors, fetched[:, 1]])
-      _write_steps(writer, first, batch_errors, losses, config.train_error_window)
+      _write_steps(writer, first, batch_errors, losses, config.train_error_window, window_tag)
       if diverged:
         logging.warning('The loss is not finite at step %d: the run ends there.', diverged)
         break
-  return params, batch_errors, diverged
+  return params, batch_errors, diverged, measured
 
 
 def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -178,9 +205,10 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
   data = load(config)
   writer = _start_workdir(config, workdir)
   images, _ = data['train']
-  model = FourLayerNet(tuple(config.conv_features), config.conv_kernel, config.num_classes, config.activation)
+  model = FourLayerNet(tuple(config.conv_features), config.conv_kernel, config.num_classes, config.activation,
+                       config.init, config.init_std)
   meter = progress.Progress(writer, config.num_steps, config.log_every_steps, config.batch_size)
-  params, batch_errors, diverged = _fit(config, model, *data['train'], writer, meter)
+  params, batch_errors, diverged, measured = _fit(config, model, *data['train'], writer, meter)
   steps_done = len(batch_errors)
   minival, test = errors(model, params, *data['minival']), errors(model, params, *data['test'])
   writer.close()
@@ -192,4 +220,5 @@ def train(config: ml_collections.ConfigDict, workdir: str) -> dict:
             'minival_history': [{'step': steps_done, **minival}]}
   return run_summary.write(
       workdir, fields, diverged_at_step=diverged,
-      train_top1_error_end=float(trailing_mean(batch_errors, config.train_error_window)[-1]))
+      train_top1_error_end=measured[-1] if measured else float(
+          trailing_mean(batch_errors, config.train_error_window)[-1]))

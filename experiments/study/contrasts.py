@@ -16,7 +16,10 @@ from experiments.sweep import sweep_file
 
 
 def metric_units(metric: str) -> tuple[float, str]:
-  """(scale, units): error rates in percentage points, step counts in steps."""
+  """(scale, units): error rates in percentage points, step counts in steps, their logs in log2 steps (a difference
+  of 1 is a factor of 2)."""
+  if metric.startswith('log2_steps_to_'):
+    return 1.0, 'log2 steps'
   return (1.0, 'steps') if metric.startswith('steps_to_') else (100.0, 'points')
 
 

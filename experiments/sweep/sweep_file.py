@@ -38,7 +38,7 @@ SETTINGS = {
                        'files)'),
     'SLURM': ({}, 'SLURM resources per job (experiments/sweep/slurm_jobs.py)'),
     'SELECT': (None, 'the column whose lowest mean selects a point (a tuning sweep)'),
-    'SELECT_WITHIN': (None, 'a config field: select once per value of it'),
+    'SELECT_WITHIN': (None, 'a config field, or a tuple of them: select once per value (or combination) of them'),
     'TRAIN_ERROR_TARGET': ((), 'training errors whose first step is reported (steps_to_<target>_train_error)'),
     'EARLY_STEPS': (0, 'a step: the mean training error up to it is reported (train_top1_error_to_<step>)'),
     'MUST_CONVERGE': (None, "points: every arm's training error must change by at most this over the last tenth "

@@ -44,3 +44,12 @@ def fixed(h, values: dict):
 
 def overfit(h):
   return fixed(h, OVERFIT)
+
+# Figure 1's second design (experiments/sweeps/tune_figure1_pass.py, then relu.py): the training error measured on a
+# fixed set of 10,000 training images at 20 log-spaced steps a decade, not a trailing window of batches; the paper's
+# kind of init beside the LeCun-style one (configs/figure1.py says what each is).
+FIGURE1_PASS = {'train_error': 'pass', 'pass_examples': 10_000, 'pass_points_per_decade': 20}
+FIGURE1_INITS = {'lecun': {'init': 'lecun', 'standardise': True},
+                 'paper': {'init': 'fixed', 'init_std': 0.01, 'standardise': False}}
+# The training errors at which both units' steps are compared, stated before the runs: the paper's 25% and below it.
+FIGURE1_LADDER = (0.25, 0.15, 0.10, 0.08)
