@@ -53,3 +53,12 @@ def test_settings_default_from_the_table():
   assert sweep_file.setting(types.SimpleNamespace(METRIC='minival_top1_error'), 'METRIC') == 'minival_top1_error'
   with pytest.raises(KeyError):
     sweep_file.setting(bare, 'NOT_A_SETTING')
+
+
+def test_a_point_that_sets_a_field_twice_is_refused_in_one_line(tmp_path):
+  from experiments.sweep import plan  # pylint: disable=g-import-not-at-top
+  path = write(tmp_path, "BASE = 'configs/smoke.py'\n\n\ndef get_hyper(h, base):\n"
+                         "  return h.product([h.fixed('config.num_epochs', 1.0), h.fixed('config.num_epochs', 2.0)])\n")
+  module = sweep_file.load(path)
+  with pytest.raises(sweep_file.SweepFileError, match=r"q\.py: get_hyper: a point sets \['config.num_epochs'\] twice$"):
+    plan.plan(module, sweep_file.load_config(module.BASE), 'full', str(tmp_path))

@@ -87,7 +87,11 @@ def plan(module, base: ml_collections.ConfigDict, schedule: str, runs_dir: str, 
     reference.update(common)
   reference_json = _as_json(reference)
   runs, seen = [], set()
-  for point in module.get_hyper(hyper, base.copy_and_resolve_references()):
+  try:
+    points = module.get_hyper(hyper, base.copy_and_resolve_references())
+  except ValueError as e:  # hyper's own errors: a field set twice in a point, zipped sweeps of unequal lengths.
+    raise sweep_file.SweepFileError(f"{getattr(module, '__file__', module)}: get_hyper: {e}") from None
+  for point in points:
     point = dict(point)
     label = point.pop(hyper.LABEL, None)
     overrides = dict(common) | {key[len(hyper.PREFIX):]: value for key, value in point.items()}
