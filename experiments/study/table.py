@@ -117,7 +117,6 @@ def runs_dir(module) -> str:
   return sweep_file.setting(module, 'RUNS_DIR') or 'runs/ablations/runs'
 
 
-
 def runs_table(modules: dict, rows_by_question: dict) -> str:
   """A line per question: runs finished of those planned, their total wall time, the commits that made them."""
   lines = ['| question | runs | run time (sum) | made at | command |', '|---|---|---|---|---|']

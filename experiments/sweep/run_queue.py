@@ -3,8 +3,9 @@ write each file's report (report) and plots (plots).
 
 With one sweep file its results go to DIR; with several, each file's results go to DIR/<sweep name>/. The runs go to
 `runs_dir` when it is given, else to the sweep file's RUNS_DIR (unless another base config is given: RUNS_DIR holds
-runs of the file's BASE), else to DIR (one file) or DIR/runs (several), so a run two files share runs once. The queue goes seed by seed (every point's first seed, then every point's second...),
-so that a queue stopped part way leaves complete pairs for the contrasts.
+runs of the file's BASE), else to DIR (one file) or DIR/runs (several), so a run two files share runs once. The queue
+goes seed by seed (every point's first seed, then every point's second...), so that a queue stopped part way leaves
+complete pairs for the contrasts.
 """
 from __future__ import annotations
 
