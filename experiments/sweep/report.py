@@ -224,19 +224,19 @@ def ratio_ladder(rows: list[dict], reference: str | None) -> str:
   targets = [k for k in (rows[0] if rows else {}) if k.startswith('log2_steps_to_')]
   if not targets or reference is None:
     return ''
-  by_point = {p: {r['seed']: r for r in rows if r['point'] == p} for p in points_in_order(rows)}
-  if reference not in by_point:
+  points = points_in_order(rows)
+  if reference not in points:
     return ''
+  reached = lambda point, k: {r['seed']: float(r[k]) for r in rows if r['point'] == point and r[k] not in (None, '')}
   parts = []
-  for point, seeds in by_point.items():
+  for point in points:
     if point == reference:
       continue
     cells = []
     for k in targets:
-      logs = [float(r[k]) - float(by_point[reference][s][k]) for s, r in seeds.items()
-              if s in by_point[reference] and r[k] not in (None, '') and by_point[reference][s][k] not in (None, '')]
+      _, logs = stats.pair_by_seed(reached(point, k), reached(reference, k))
       target = k[len('log2_steps_to_'):-len('_train_error')]
-      cells.append(f'{100 * float(target):g}%: ' + (f'{2 ** np.mean(logs):.2f}x (n={len(logs)})' if logs else '-'))
+      cells.append(f'{100 * float(target):g}%: ' + (f'{2 ** logs.mean():.2f}x (n={len(logs)})' if len(logs) else '-'))
     parts.append(f"{point} / {reference}: {'; '.join(cells)}")
   return ('Steps to each training error, as a ratio to the reference (geometric mean over the seeds where both '
           'reached it): ' + ' | '.join(parts) + '.')
