@@ -9,6 +9,8 @@ ARGS ?=
 JOBS ?= 2
 # The study's questions, as experiments/study/table.py lists them (read when a recipe needs them, after the venv).
 QUESTIONS = $(shell $(PY) -m experiments.study --list)
+# The folders their runs go to (each sweep file's RUNS_DIR, under runs/; docs/ keeps the same path under docs/).
+RUNS_DIRS = $(shell $(PY) -m experiments.study --runs_dirs)
 ABLATIONS = $(filter-out relu,$(QUESTIONS))
 comma := ,
 empty :=
@@ -48,24 +50,23 @@ ablations: data
 compare: data
 	$(PY) -m experiments.compare --workdir=runs/compare --schedule=full --jobs=$(JOBS) $(ARGS)
 
-# Copies every finished question's rows, table and plots into docs/ (runs/ is not committed) and rebuilds the study's
-# table from the committed rows; then the split-vs-fused report, if `make compare` made one.
+# Copies every finished question's rows, table and plots into docs/ablations/ (runs/ is not committed), and each
+# finished run's record from its question's runs folder to the same path under docs/; rebuilds the study's table from
+# the committed rows; then the split-vs-fused report, if `make compare` made one. The first design's record,
+# docs/ablations/first/, is never written.
 publish: $(VENV)/.installed
 	for s in $(QUESTIONS); do if [ -f runs/ablations/$$s/results.csv ]; then mkdir -p docs/ablations/$$s && \
 	  cp runs/ablations/$$s/results.csv runs/ablations/$$s/results.md runs/ablations/$$s/*.png docs/ablations/$$s/; fi; done
-	for r in runs/ablations/runs/*/ runs/ablations/drops/*/ runs/ablations/init_early/*/ runs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then \
+	for r in $(foreach d,$(RUNS_DIRS),$(d)/*/); do if [ -f "$$r/summary.json" ]; then \
 	  d="docs/$${r#runs/}"; mkdir -p "$$d" && cp "$$r"/config.json "$$r"/summary.json "$$r"/command.sh \
 	  "$$r"/events.out.tfevents.* "$$d"/; fi; done
 	$(PY) -m experiments.study --results=docs/ablations --out=docs/ablations/study.md
 	if [ -f runs/compare/report.md ]; then mkdir -p docs/compare && cp runs/compare/report.md runs/compare/*.png docs/compare/; fi
 
-# A new machine: the finished runs' records (config, summary, TensorBoard events) back into runs/, so that
-# `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
-restore-runs:
-	mkdir -p runs/ablations/runs runs/ablations/relu && cp -rn docs/ablations/runs/. runs/ablations/runs/
-	for d in drops init_early; do if [ -d docs/ablations/$$d ]; then mkdir -p runs/ablations/$$d && \
-	  cp -rn docs/ablations/$$d/. runs/ablations/$$d/; fi; done
-	for r in docs/ablations/relu/*/; do if [ -f "$$r/summary.json" ]; then cp -rn "$$r" runs/ablations/relu/; fi; done
+# A new machine: the finished runs' records (config, summary, TensorBoard events) back into their runs folders, so
+# that `make ablations` skips them and its tables and plots include them (their checkpoints are not kept).
+restore-runs: $(VENV)/.installed
+	for d in $(RUNS_DIRS); do if [ -d "docs/$${d#runs/}" ]; then mkdir -p "$$d" && cp -rn "docs/$${d#runs/}/." "$$d/"; fi; done
 
 summary: $(VENV)/.installed
 	$(PY) -m alexnet.summary --config=configs/imagenet.py

@@ -6,15 +6,15 @@ independently to make training as fast as possible. No regularization of any kin
 
 The net has the shape of cuda-convnet's small CIFAR-10 net: three 5x5 convolutions (32, 32 and 64 maps, stride 1,
 'SAME'), each followed by the unit and a 3x3 max pool of stride 2, then one fully connected layer to the classes: four
-layers with weights. Both units get the same init and the same inputs: by default N(0, 1 / fan-in), biases 0, on inputs mean-subtracted
-and divided by the training pixels' standard deviation (LeCun et al.'s setting, tanh's best case); `init='fixed'`
-with `standardise=False` is the paper's kind instead, N(0, init_std) on mean-subtracted pixel values. Plain SGD with
-momentum 0.9, no weight decay, no dropout, no augmentation, a constant learning rate. The training error is, with
-`train_error='window'`, each batch's error before its update averaged over the last `train_error_window` batches and
-logged every step (the study's first design); with 'pass', the error of the net on a fixed set of `pass_examples`
-training images (the first of the training split, the same for every run) at `pass_points_per_decade` steps per
-decade, log-spaced from step 1, so that a ratio of steps has the same resolution everywhere. Trained by
-experiments/figure1.py:
+layers with weights. Both units get the same init and the same inputs: by default N(0, 1 / fan-in), biases 0, on inputs
+mean-subtracted and divided by the training pixels' standard deviation (LeCun et al.'s setting, tanh's best case);
+`init='fixed'` with `standardise=False` is the paper's kind instead, N(0, init_std) on mean-subtracted pixel values.
+Plain SGD with momentum 0.9, no weight decay, no dropout, no augmentation, a constant learning rate. The training error
+is, with `train_error='window'`, each batch's error before its update averaged over the last `train_error_window`
+batches and logged every step (the study's first design); with 'pass', the error of the net on a fixed set of
+`pass_examples` training images (the first of the training split, the same for every run) at `pass_points_per_decade`
+steps per decade, log-spaced from step 1, so that past the first ten steps (where it measures every step) a ratio of
+steps has the same resolution everywhere. Trained by experiments/figure1.py:
 
   python -m experiments.figure1 --config=configs/figure1.py --workdir=DIR [--config.activation=tanh]
 """

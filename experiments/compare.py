@@ -4,7 +4,8 @@
                                 [--runs_dir=DIR2] [--seeds=N] [--timing_steps=20] [--timing_reps=3]
 
 Runs the towers sweep (experiments/sweeps/towers.py: every net over its seeds; finished runs are reused: on the
-file's own base they are the ablation study's, in its RUNS_DIR, and with --base in DIR, unless --runs_dir), then writes DIR/report.md with PNGs beside it:
+file's own base they are the ablation study's, in its RUNS_DIR, and with another --base in DIR, unless --runs_dir),
+then writes DIR/report.md with PNGs beside it:
 - structure per image: parameters, forward multiply-accumulates, bytes exchanged between towers (alexnet.summary);
 - measured training images/s on this machine, two towers on the (data, tower) mesh and on one device, the fused and
   the half-width net, timed one after the other in this process, with the CPU model and its f32 GEMM peak;

@@ -10,8 +10,8 @@ of `pass_examples` training images at log-spaced steps, the window beside it as 
 train/batch_top1_error and train/loss at every step; and DIR/summary.json (minival and
 test error after the last step, images/s, wall time, the commit it started at). A loss that stops being finite ends the
 run there (summary.json: diverged_at_step). The sweep runner starts this program for the sweep files that name it
-(ENTRY: experiments/sweeps/tune_figure1.py, tune_figure1_pass.py, relu.py). A run takes minutes and keeps no checkpoint: an interrupted run
-starts again from step 0.
+(ENTRY: experiments/sweeps/tune_figure1.py, tune_figure1_pass.py, relu.py). A run takes minutes and keeps no
+checkpoint: an interrupted run starts again from step 0.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """How much minival error moves between two evaluations at a constant rate: the noise the plateau rule's threshold is
 set from (docs/training.md, The plateau rule).
 
-  python -m experiments.plateau_noise --runs='docs/ablations/runs/*' [--runs=RUN ...] [--after_epochs=1] [--z=2]
+  python -m experiments.plateau_noise --runs='docs/ablations/first/runs/*' [--runs=RUN ...] [--after_epochs=1] [--z=2]
 
 For each group of runs (config name, evaluation period, learning rate), the noise of one evaluation is estimated from
 the second differences of consecutive minival errors at that rate, e[i+1] - 2 e[i] + e[i-1]: for a smooth trend plus

@@ -9,8 +9,8 @@ from experiments.study import stats
 
 
 def summary(drops, end, error=0.1):
-  return {'epoch': end, 'step': 100 * end, 'top1_error': error, 'end_reason': 'plateau rule done',
-          'lr_drops': [{'step': 100 * e, 'epoch': e, 'learning_rate': 0.01 / 10 ** (i + 1)} for i, e in enumerate(drops)]}
+  drops = [{'step': 100 * e, 'epoch': e, 'learning_rate': 0.01 / 10 ** (i + 1)} for i, e in enumerate(drops)]
+  return {'epoch': end, 'step': 100 * end, 'top1_error': error, 'end_reason': 'plateau rule done', 'lr_drops': drops}
 
 
 def test_the_fixed_drops_are_the_pilots_medians_rounded_and_the_run_keeps_its_last_rate_as_long():

@@ -129,6 +129,19 @@ def test_a_pass_run_measures_the_error_on_fixed_training_images_at_log_spaced_st
 
 
 @pytest.mark.slow
+def test_a_diverging_pass_run_is_measured_on_finite_parameters_only(tmp_path):
+  config = figure1_config.get_config()
+  config.dataset, config.minival_examples, config.num_steps = 'synthetic', 128, 40
+  config.train_error, config.pass_examples, config.pass_points_per_decade = 'pass', 256, 20
+  config.learning_rate, config.log_every_steps = 1e6, 40  # diverges within a few steps; the loss is read at 40.
+  summary = figure1.train(config, str(tmp_path))
+  steps, measured = records.train_curve(str(tmp_path))
+  assert summary['diverged_at_step'] is not None and len(steps) and steps.max() < summary['diverged_at_step']
+  assert np.isfinite(measured).all() and summary['train_top1_error_end'] == pytest.approx(measured[-1])
+  assert set(records.scalars(str(tmp_path))['train/window_top1_error'][0]) == set(range(1, summary['step'] + 1))
+
+
+@pytest.mark.slow
 def test_the_command_line_ends_a_diverging_run_where_the_loss_stops_being_finite(tmp_path):
   result = subprocess.run(
       [sys.executable, '-m', 'experiments.figure1', '--config=configs/figure1.py', f'--workdir={tmp_path}',

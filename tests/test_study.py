@@ -16,11 +16,12 @@ SEEDS = range(5)
 def write_rows(path, errors_by_point):
   path.mkdir(parents=True)
   with open(path / 'results.csv', 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=['run', 'point', 'seed', 'test_top1_error'])
+    writer = csv.DictWriter(f, fieldnames=['run', 'point', 'seed', 'test_top1_error', 'train_top1_error_late_change'])
     writer.writeheader()
     for point, errors in errors_by_point.items():
-      for seed, error in zip(SEEDS, errors, strict=True):
-        writer.writerow({'run': f'{point},seed={seed}', 'point': point, 'seed': seed, 'test_top1_error': error})
+      for seed, error in zip(SEEDS, errors, strict=True):  # every run converged (a question may require it).
+        writer.writerow({'run': f'{point},seed={seed}', 'point': point, 'seed': seed, 'test_top1_error': error,
+                         'train_top1_error_late_change': 0.0})
 
 
 def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_path):
@@ -56,6 +57,14 @@ def test_study_pairs_by_seed_adjusts_across_questions_and_prints_verdicts(tmp_pa
   assert none['p_sign_flip'] == 2 / 32
   assert '| lrn | lrn=none − lrn=paper | test_top1_error (points) | 5 | +2.00 [' in text
   assert "the study's 5 tests (4 contrasts, 1 of them also tested for equivalence" in text
+
+
+def test_the_runs_table_counts_only_the_runs_the_sweep_file_plans(tmp_path):
+  # lrn plans lrn=paper and lrn=none over sweeps.DROPS_SEEDS (18 runs); rows of a point it no longer plans (Caffe's
+  # form, from an earlier design) are not its runs.
+  write_rows(tmp_path / 'lrn', {'lrn=paper': [0.1] * 5, 'lrn=none': [0.11] * 5, 'lrn=caffe': [0.12] * 5})
+  _, text = table.study(str(tmp_path), questions=('lrn',))
+  assert '| lrn | 10 of 18 |' in text
 
 
 def test_unpaired_seeds_are_left_out_and_untestable_contrasts_say_so(tmp_path):
@@ -152,4 +161,9 @@ def test_the_convergence_check_holds_back_every_contrast_of_a_question_still_lea
   rows = [dict(r, train_top1_error_late_change=-0.002) for r in rows]
   text, fails = contrasts.convergence_check(module, rows)
   assert not fails and text.startswith('every arm converged')
+  # An arm whose runs have no late change measured fails the check, it does not pass it by being left out.
+  rows[-1]['train_top1_error_late_change'] = ''
+  rows[-2]['train_top1_error_late_change'] = 'nan'
+  text, fails = contrasts.convergence_check(module, [r for r in rows if r['point'] == 'a'] + rows[-2:])
+  assert fails and text.startswith('not converged: b (') and 'a -0.20, b not measured;' in text
   assert contrasts.convergence_check(types.SimpleNamespace(), rows) == ('', False)

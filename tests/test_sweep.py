@@ -72,8 +72,9 @@ def test_plans_name_runs_by_what_differs_from_the_base():
   assert schedules == {(90.0, 'plateau', 1.0)}
   assert [r.slug for r in full[:10:9]] == ['base,seed=0', 'lrn=none,seed=0']
   # The init question: the first epoch only at a constant rate, logged every 10 steps, biases 1 / 0.1 / 0 on the
-  # paper's scaled init, 15 seeds.
+  # paper's scaled init, 15 seeds, none of them the first design's (0-4), whose curves chose the metric's window.
   init = plan_of('init')
+  assert sorted({r.seed for r in init}) == list(range(5, 20))
   assert {(r.config.num_epochs, r.config.schedule, r.config.log_every_steps, r.config.init) for r in init} == {
       (1.0, 'constant', 10, 'paper_scaled')}
   assert [r.config.positive_bias for r in init[::15]] == [1.0, 0.1, 0.0]
@@ -127,7 +128,13 @@ def test_a_fixed_schedule_is_stated_checked_for_convergence_and_marked_on_the_cu
            'drop_epochs': '8, 11, 14', 'steps': 6800, 'epochs': 17.0,
            'train_top1_error_late_change': late} for r, late in zip(runs, (0.001, -0.002, -0.004, -0.008))]
   table = report.markdown(rows, sweep_file.question('lrn'), 'LRN')
-  assert 'The schedule, fixed in advance: x0.1 at epochs 8, 11, 14; runs end at epoch 17.0.' in table
+  assert 'The schedule, fixed in advance, of every point: x0.1 at epochs 8, 11, 14; runs end at epoch 17.0.' in table
+  # A point whose runs end elsewhere gets a line of its own, named.
+  rows[3]['epochs'] = 12.5
+  assert report.fixed_schedule_notes({'lrn=paper': rows[:2], 'lrn=none': rows[2:]}) == [
+      'The schedule of lrn=paper, fixed in advance: x0.1 at epochs 8, 11, 14; runs end at epoch 17.0.',
+      'The schedule of lrn=none, fixed in advance: x0.1 at epochs 8, 11, 14; runs end at epoch 12.5, 17.0.']
+  rows[3]['epochs'] = 17.0
   # lrn=none's training error still falls by 0.6 points over the last tenth (mean of -0.4 and -0.8): over 0.5.
   assert ('Convergence: not converged: lrn=none (training error over the last tenth of training minus the tenth '
           'before, mean over runs, in points: lrn=paper -0.05, lrn=none -0.60; the design allows at most 0.5).'
@@ -180,7 +187,13 @@ def test_selection_within_several_fields_and_the_ratio_ladder():
                                    ('tanh', 1, 320, None))]
   assert report.ratio_ladder(ladder, 'relu') == (
       'Steps to each training error, as a ratio to the reference (geometric mean over the seeds where both reached '
-      'it): tanh / relu: 25%: 5.66x (n=2); 10%: 2.00x (n=1).')
+      'it): tanh / relu: 25%: 5.66x (n=2); 10%: 2.00x (n=1; 1 where only relu did).')
+  # A seed where only the point reached it counts too, and a target nobody paired says so.
+  ladder[1]['log2_steps_to_0.1_train_error'] = None
+  ladder[3]['log2_steps_to_0.1_train_error'] = math.log2(900)
+  ladder[2]['log2_steps_to_0.1_train_error'] = None
+  assert report.ratio_ladder(ladder, 'relu').endswith(
+      'tanh / relu: 25%: 5.66x (n=2); 10%: - (n=0; 1 where only relu did; 1 where only tanh did).')
   assert report.ratio_ladder(ladder, None) == ''
 
 
@@ -379,4 +392,6 @@ def test_a_queue_goes_seed_by_seed_into_each_files_runs_dir(tmp_path, capsys):
   assert {os.path.dirname(r.workdir) for r in runs} == {'runs/ablations/drops'}
   other, _ = run_queue.run_sweep(files, str(tmp_path), base_path='configs/smoke.py', dry_run=True)
   assert {os.path.dirname(r.workdir) for r in other} == {str(tmp_path / 'runs')}
+  same, _ = run_queue.run_sweep(files, str(tmp_path), base_path='./configs/proxy_drops.py', dry_run=True)
+  assert {os.path.dirname(r.workdir) for r in same} == {'runs/ablations/drops'}  # --base naming the files' own BASE.
   assert 'runs/ablations/drops/base,seed=0  [' in capsys.readouterr().out

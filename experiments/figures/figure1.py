@@ -133,6 +133,11 @@ def _wrong(model: FourLayerNet, params, images: jax.Array, labels: jax.Array) ->
   return top1.sum(), top5.sum()
 
 
+@jax.jit
+def _finite(params) -> jax.Array:
+  return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(params)]))
+
+
 def errors(model: FourLayerNet, params, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
   """Top-1 and top-5 error of `params` on a whole split."""
   counts = np.zeros(2)
@@ -168,7 +173,9 @@ def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndar
          writer: progress.Writer, meter: progress.Progress) -> tuple[Any, np.ndarray, int | None, list[float]]:
   """(params, every step's batch error, the step whose loss was not finite or None, the 'pass' errors measured):
   the steps, their events. With 'pass', train/top1_error is the error on the first config.pass_examples training
-  images at pass_steps, and the trailing window is train/window_top1_error."""
+  images at pass_steps (on finite parameters only: a diverging run's steps from the first non-finite update on are
+  not measured; the time it takes is left out of the training rate), and the trailing window is
+  train/window_top1_error."""
   params = model.init(jax.random.key(config.seed), images[:1])['params']
   by_pass = config.train_error == 'pass'
   window_tag = 'train/window_top1_error' if by_pass else 'train/top1_error'
@@ -182,8 +189,12 @@ def _fit(config: ml_collections.ConfigDict, model: FourLayerNet, images: np.ndar
     pending.append((loss, error))
     meter(step)
     if step in measure_at:
-      measured.append(errors(model, params, *fixed_set)['top1_error'])
-      writer.write_scalars(step, {'train/top1_error': measured[-1]})
+      with meter.timed('train-error pass'):
+        if not bool(_finite(params)):
+          measure_at = set()
+        else:
+          measured.append(errors(model, params, *fixed_set)['top1_error'])
+          writer.write_scalars(step, {'train/top1_error': measured[-1]})
     if step % config.log_every_steps == 0 or step == config.num_steps:
       fetched = np.array(jax.device_get(pending), np.float64).reshape(-1, 2)
       pending, first = [], len(batch_errors)

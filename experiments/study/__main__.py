@@ -2,6 +2,7 @@
 
   python -m experiments.study --results=docs/ablations [--questions=towers,lrn,init] [--out=docs/ablations/study.md]
   python -m experiments.study --list     # the study's questions, one per line (the Makefile reads them)
+  python -m experiments.study --runs_dirs  # the folders their runs go to, one per line (make publish, restore-runs)
 
 Each question is a sweep file, experiments/sweeps/<question>.py, whose results.csv (a row per run, written by
 experiments.sweep) sits in <results>/<question>/. A question's contrasts are every point against its REFERENCE, in its
@@ -21,11 +22,14 @@ from absl import app
 from absl import flags
 
 from experiments.study import table
+from experiments.sweep import sweep_file
 
 flags.DEFINE_string('results', 'docs/ablations', 'Folder with <question>/results.csv for each question.')
 flags.DEFINE_list('questions', list(table.QUESTIONS), 'The study: sweep files in experiments/sweeps, in order.')
 flags.DEFINE_string('out', '', 'Also write the table here.')
 flags.DEFINE_bool('list', False, "Print the study's questions, one per line, and exit.")
+flags.DEFINE_bool('runs_dirs', False, "Print the folders the study's runs go to (each question's RUNS_DIR), one per "
+                  'line, and exit.')
 FLAGS = flags.FLAGS
 
 
@@ -34,6 +38,9 @@ def main(argv):
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   if FLAGS.list:
     print('\n'.join(table.QUESTIONS))
+    return
+  if FLAGS.runs_dirs:
+    print('\n'.join(dict.fromkeys(table.runs_dir(sweep_file.question(q)) for q in FLAGS.questions)))
     return
   found = [q for q in FLAGS.questions if os.path.exists(os.path.join(FLAGS.results, q, 'results.csv'))]
   if not found:

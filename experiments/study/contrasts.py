@@ -67,20 +67,19 @@ def regime_check(module, point: str, rows: list[dict]) -> tuple[str, bool]:
 def convergence_check(module, rows: list[dict]) -> tuple[str, bool]:
   """(the check as the tables note it, whether it fails) under the sweep file's MUST_CONVERGE (points): every arm's
   training error must have stopped moving, its mean late change (report.late_change: the last tenth of training
-  against the tenth before) within the threshold; ('', False) without the setting or without finished runs."""
+  against the tenth before) within the threshold; ('', False) without the setting or without finished runs. It fails
+  closed: an arm with runs but no late change measured (a run too short to have one) counts as not converged."""
   threshold = sweep_file.setting(module, 'MUST_CONVERGE')
-  if threshold is None:
+  if threshold is None or not rows:
     return '', False
-  changes: dict[str, list[float]] = {}
+  changes: dict[str, list[float]] = {r['point']: [] for r in rows}
   for r in rows:
     change = _number(r.get('train_top1_error_late_change'))
     if change is not None and math.isfinite(change):
-      changes.setdefault(r['point'], []).append(100 * change)
-  if not changes:
-    return '', False
-  means = {p: round(sum(v) / len(v), 2) for p, v in changes.items()}
-  moving = [p for p, m in means.items() if abs(m) > threshold]
-  listed = ', '.join(f'{p} {m:+.2f}' for p, m in means.items())
+      changes[r['point']].append(100 * change)
+  means = {p: round(sum(v) / len(v), 2) if v else math.nan for p, v in changes.items()}
+  moving = [p for p, m in means.items() if not abs(m) <= threshold]  # nan: not measured, not converged.
+  listed = ', '.join(f'{p} {m:+.2f}' if math.isfinite(m) else f'{p} not measured' for p, m in means.items())
   verdict = 'every arm converged' if not moving else f'not converged: {", ".join(moving)}'
   return (f'{verdict} (training error over the last tenth of training minus the tenth before, mean over runs, in '
           f'points: {listed}; the design allows at most {threshold:g})'), bool(moving)

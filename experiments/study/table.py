@@ -20,6 +20,7 @@ import os
 from alexnet import provenance
 from experiments.study import contrasts
 from experiments.study import stats
+from experiments.sweep import plan
 from experiments.sweep import sweep_file
 
 # The ablation study, in the order its table (docs/results.md) lists it: the family Holm adjusts over. The first six
@@ -117,14 +118,22 @@ def runs_dir(module) -> str:
   return sweep_file.setting(module, 'RUNS_DIR') or 'runs/ablations/runs'
 
 
+def planned(module) -> set[tuple[str, int]]:
+  """The (point, seed) of every run the sweep file plans, on the full schedule."""
+  base = sweep_file.load_config(module.BASE)
+  return {(r.point, r.seed) for r in plan.plan(module, base, 'full', runs_dir(module))}
+
+
 def runs_table(modules: dict, rows_by_question: dict) -> str:
-  """A line per question: runs finished of those planned, their total wall time, the commits that made them."""
+  """A line per question: its planned runs finished (rows of points or seeds it no longer plans are not counted), of
+  those planned, their total wall time, the commits that made them."""
   lines = ['| question | runs | run time (sum) | made at | command |', '|---|---|---|---|---|']
   for question, module in modules.items():
-    rows = rows_by_question[question]
+    runs = planned(module)
+    rows = [r for r in rows_by_question[question] if (r['point'], int(r['seed'])) in runs]
     wall = sum(float(r.get('wall_seconds') or 0) for r in rows) / 3600
     commits = provenance.commits(rows)
-    lines.append(f'| {question} | {len(rows)} of {sweep_file.planned_runs(module)} | {wall:.1f} h | '
+    lines.append(f'| {question} | {len(rows)} of {len(runs)} | {wall:.1f} h | '
                  f"{', '.join(commits) or '-'} | `python -m experiments.sweep --sweep=experiments/sweeps/{question}.py "
                  f'--workdir=runs/ablations/{question} --runs_dir={runs_dir(module)} --schedule=full` |')
   return '\n'.join(lines) + '\n'

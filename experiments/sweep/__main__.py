@@ -43,7 +43,8 @@ from experiments.sweep import run_queue
 from experiments.sweep import sweep_file
 
 flags.DEFINE_string('sweep', None, 'A sweep file, experiments/sweeps/<name>.py, or several, comma-separated.')
-options.define('Where results.csv, results.md and the plots go (and the runs, unless --runs_dir).')
+options.define('Where results.csv, results.md and the plots go (and the runs, unless --runs_dir or the sweep '
+               "file's RUNS_DIR).")
 flags.mark_flags_as_required(['sweep'])
 FLAGS = flags.FLAGS
 

@@ -11,8 +11,8 @@ def define(workdir_help: str) -> None:
   flags.DEFINE_string('base', '', "Base config file; default: the sweep file's BASE.")
   flags.DEFINE_enum('schedule', 'short', ['short', 'full'],
                     "'short': the sweep's SHORT overrides; 'full': the base's own schedule.")
-  flags.DEFINE_string('runs_dir', '', 'Where the runs go (default: --workdir, or DIR/runs for several sweeps); '
-                      'sweeps may share one.')
+  flags.DEFINE_string('runs_dir', '', "Where the runs go (default: the sweep file's RUNS_DIR on its own base, else "
+                      '--workdir, or DIR/runs for several sweeps); sweeps may share one.')
   flags.DEFINE_integer('jobs', 1, 'Runs at once, splitting the GPUs (one or more per job) or the CPU cores.')
   flags.DEFINE_bool('dry_run', False, 'List the runs and their workdirs; run nothing.')
   flags.DEFINE_integer('tail_lines', 20, "Lines of a failed run's log to show.")

@@ -213,14 +213,15 @@ def markdown(rows: list[dict], module, title: str, note: str = '') -> str:
   lines += ['', ladder] if ladder else []
   converged = contrasts.convergence_check(module, rows)[0]
   lines += ['', f'Convergence: {converged}.'] if converged else []
-  schedules = [schedule_note(point, group) for point, group in by_point.items()]
-  lines += ['', *dict.fromkeys(s for s in schedules if s)] if any(schedules) else []
+  schedules = fixed_schedule_notes(by_point) + [schedule_note(point, group) for point, group in by_point.items()]
+  lines += ['', *(s for s in schedules if s)] if any(schedules) else []
   return '\n'.join(lines) + '\n'
 
 
 def ratio_ladder(rows: list[dict], reference: str | None) -> str:
   """Per point and training-error target (log2_steps_to_* columns): the ratio of its steps to the reference's, the
-  geometric mean over the seeds where both reached the target ('' without targets or a reference)."""
+  geometric mean over the seeds where both reached the target, and how many seeds only one of them reached it on (a
+  ratio of infinity or zero the mean leaves out); '' without targets or a reference."""
   targets = [k for k in (rows[0] if rows else {}) if k.startswith('log2_steps_to_')]
   if not targets or reference is None:
     return ''
@@ -234,23 +235,35 @@ def ratio_ladder(rows: list[dict], reference: str | None) -> str:
       continue
     cells = []
     for k in targets:
-      _, logs = stats.pair_by_seed(reached(point, k), reached(reference, k))
+      ours, theirs = reached(point, k), reached(reference, k)
+      _, logs = stats.pair_by_seed(ours, theirs)
+      both_ran = {r['seed'] for r in rows if r['point'] == point} & {r['seed'] for r in rows if r['point'] == reference}
+      only = [f'{len(n)} where only {name} did' for name, n in (
+          (reference, both_ran & set(theirs) - set(ours)), (point, both_ran & set(ours) - set(theirs))) if n]
       target = k[len('log2_steps_to_'):-len('_train_error')]
-      cells.append(f'{100 * float(target):g}%: ' + (f'{2 ** logs.mean():.2f}x (n={len(logs)})' if len(logs) else '-'))
+      mean = f'{2 ** logs.mean():.2f}x' if len(logs) else '-'
+      cells.append(f'{100 * float(target):g}%: {mean} ' + f"(n={'; '.join([str(len(logs)), *only])})")
     parts.append(f"{point} / {reference}: {'; '.join(cells)}")
   return ('Steps to each training error, as a ratio to the reference (geometric mean over the seeds where both '
           'reached it): ' + ' | '.join(parts) + '.')
 
 
+def fixed_schedule_notes(by_point: dict[str, list[dict]]) -> list[str]:
+  """The fixed-drops schedule of the points on one: a single line when all of them share it (drops and the epochs
+  their runs end at), else a line per point that names it."""
+  fixed = {p: (tuple(sorted({r.get('drop_epochs') for r in g})),
+               tuple(sorted({f"{float(r['epochs']):.1f}" for r in g})))
+           for p, g in by_point.items() if g and all(r.get('schedule') == 'drops' for r in g)}
+  line = lambda drops, ends: f"x0.1 at epochs {'; '.join(drops)}; runs end at epoch {', '.join(ends)}."
+  if fixed and len(fixed) == len(by_point) and len(set(fixed.values())) == 1:
+    return ['The schedule, fixed in advance, of every point: ' + line(*next(iter(fixed.values())))]
+  return [f'The schedule of {p}, fixed in advance: ' + line(*s) for p, s in fixed.items()]
+
+
 def schedule_note(point: str, group: list[dict]) -> str:
   """For a point on the plateau schedule: its runs' drops, how they ended, and how many trained less than one epoch
-  at a reduced rate (unannealed); for one on fixed drops, the schedule if every point shares it; '' otherwise."""
-  if all(r.get('schedule') == 'drops' for r in group):
-    drops, ends = {r.get('drop_epochs') for r in group}, {f"{float(r['epochs']):.1f}" for r in group}
-    return (f"The schedule, fixed in advance: x0.1 at epochs {', '.join(drops)}; runs end at epoch "
-            f"{', '.join(sorted(ends))}." if len(drops) == 1 else f'The schedule of {point}: fixed drops at '
-            f"epochs {'; '.join(sorted(drops))}.")
-  if any(r.get('schedule') != 'plateau' for r in group):
+  at a reduced rate (unannealed); '' otherwise (fixed drops: fixed_schedule_notes)."""
+  if not group or any(r.get('schedule') != 'plateau' for r in group):
     return ''
   unannealed = sum(1 for r in group if r['epochs_at_reduced_rate'] < 1)
   ends = sorted({r['end_reason'] for r in group if r['end_reason']})

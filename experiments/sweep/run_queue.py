@@ -2,10 +2,10 @@
 write each file's report (report) and plots (plots).
 
 With one sweep file its results go to DIR; with several, each file's results go to DIR/<sweep name>/. The runs go to
-`runs_dir` when it is given, else to the sweep file's RUNS_DIR (unless another base config is given: RUNS_DIR holds
-runs of the file's BASE), else to DIR (one file) or DIR/runs (several), so a run two files share runs once. The queue
-goes seed by seed (every point's first seed, then every point's second...), so that a queue stopped part way leaves
-complete pairs for the contrasts.
+`runs_dir` when it is given, else to the sweep file's RUNS_DIR (unless a base config other than its BASE is given:
+RUNS_DIR holds runs of the file's BASE), else to DIR (one file) or DIR/runs (several), so a run two files share runs
+once. The queue goes seed by seed (every point's first seed, then every point's second...), so that a queue stopped part
+way leaves complete pairs for the contrasts.
 """
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ from experiments.sweep import report
 from experiments.sweep import sweep_file
 
 
+def same_base(path: str, base: str) -> bool:
+  """Whether a --base path names the sweep file's own BASE (a RUNS_DIR holds runs of that config only)."""
+  return os.path.realpath(os.path.join(sweep_file.REPO, path)) == os.path.realpath(os.path.join(sweep_file.REPO, base))
+
+
 def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, runs_dir: str, seeds: int) -> list:
   """(module, base config path, results dir, runs) of every sweep file."""
   sweeps = []
@@ -25,7 +30,7 @@ def plan_files(paths: list[str], workdir: str, base_path: str, schedule: str, ru
     module = sweep_file.load(path)
     config_path = base_path or module.BASE
     out = workdir if len(paths) == 1 else os.path.join(workdir, os.path.splitext(os.path.basename(path))[0])
-    own = None if base_path else sweep_file.setting(module, 'RUNS_DIR')  # RUNS_DIR holds runs of the file's BASE.
+    own = sweep_file.setting(module, 'RUNS_DIR') if same_base(config_path, module.BASE) else None
     into = runs_dir or own or (workdir if len(paths) == 1 else os.path.join(workdir, 'runs'))
     runs = plan.plan(module, sweep_file.load_config(config_path), schedule, into, seeds)
     sweeps.append((module, config_path, out, runs))

@@ -98,11 +98,6 @@ def question(name: str):
   return load(os.path.join(SWEEPS_DIR, f'{name}.py'))
 
 
-def planned_runs(module) -> int:
-  """How many runs the sweep file defines (points times seeds)."""
-  return len(module.get_hyper(hyper, load_config(module.BASE)))
-
-
 def labelled_points(module) -> list[str]:
   """The labels of a sweep file's points, in its order (empty when its points carry none)."""
   if not hasattr(module, 'get_hyper'):
