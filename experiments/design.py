@@ -1,6 +1,6 @@
 """A study's design from a pilot: where its fixed drops go, and how many seeds each contrast needs.
 
-  python -m experiments.design --runs='docs/proxy_plateau/runs/*' --effects=1.7,1.4,0.4 --hypotheses=12
+  python -m experiments.design --runs='docs/proxy_plateau/runs/*' --effects=1.7,1.4,0.4 --hypotheses=10
       [--metric=test_top1_error] [--margin=0.5] [--correlation=0]
 
 The pilot is the reference arm on the plateau rule, several seeds (experiments/sweeps/proxy_plateau.py). It prints:

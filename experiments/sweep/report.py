@@ -166,7 +166,8 @@ def _mean_or_inf(values) -> float:
 def selection(module, rows: list[dict]) -> str:
   """The sweep file's selection rule, applied and printed: with SELECT (a minival metric, or a training-speed one,
   steps_to_*), the point whose mean of it is lowest among the finished points, or, with SELECT_WITHIN (a swept
-  field), among the points of each of its values; '' without SELECT. The test columns never enter it."""
+  field, or a tuple of them), among the points of each of its values (or combinations); '' without SELECT. The test
+  columns never enter it."""
   metric = sweep_file.setting(module, 'SELECT')
   if metric is None or not rows:
     return ''

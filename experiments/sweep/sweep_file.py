@@ -41,8 +41,8 @@ SETTINGS = {
     'SELECT_WITHIN': (None, 'a config field, or a tuple of them: select once per value (or combination) of them'),
     'TRAIN_ERROR_TARGET': ((), 'training errors whose first step is reported (steps_to_<target>_train_error)'),
     'EARLY_STEPS': (0, 'a step: the mean training error up to it is reported (train_top1_error_to_<step>)'),
-    'MUST_CONVERGE': (None, "points: every arm's training error must change by at most this over the last tenth "
-                            'of training (mean over its runs) before the contrasts are read'),
+    'MUST_CONVERGE': (None, "points: every arm's training error over the last tenth of training must be within "
+                            'this of the tenth before (mean over its runs) before the contrasts are read'),
     'EQUIVALENCE': ({}, 'per point: the margin (table units) of an equivalence test against the reference'),
 }
 

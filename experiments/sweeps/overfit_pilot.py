@@ -9,8 +9,8 @@ questions read: dropout 0.5 without crops and flips (the shared arm), dropout 0 
 2 seeds each. Read, for each arm: the first epoch after which its logged training error, averaged over windows of 10
 epochs, falls by less than 0.5 points (sweeps.CONVERGED) from one window to the next. The second design's schedule
 then drops the rate (x0.1) at the slowest arm's epoch (the larger over its seeds) and 10 and 20 epochs after it, and
-ends 10 epochs after the third drop (390 steps apart, about the spacing of the proxy's own drops in steps), the same
-for every arm and seed of both questions.
+ends 10 epochs after the third drop (390 steps apart at 39 steps an epoch of the subset; configs/proxy_drops.py's
+drops are 3 epochs of 429 steps, 1,287 steps, apart), the same for every arm and seed of both questions.
 
   python -m experiments.sweep --sweep=experiments/sweeps/overfit_pilot.py --workdir=runs/overfit_pilot \
       --schedule=full --jobs=2

@@ -10,7 +10,8 @@ must converge (MUST_CONVERGE). Two contrasts against the two towers:
 - half-width one tower: the paper's 1.7 points, which 9 seeds can detect at the pilot's spread;
 - fused: Deep Roots found no difference at equal width, a claim of equivalence, so beside the difference test an
   equivalence test (TOST) with a margin of +-0.5 points, fixed before running. At the pilot's spread 9 seeds cannot
-  reach it (about 41 per arm would): the table then prints "not shown equivalent", which says nothing either way.
+  reach it (about 41 per arm would): the study's table then prints "equivalence not shown (±0.5 points)", which says
+  nothing either way.
 Every arm runs on the same devices: the one-tower nets on the base's mesh with a tower axis of 1 (the devices become
 data parallel), so the speed columns compare nets, not hardware. The reference arm is shared with lrn.py and
 pooling.py; the three run as one queue:

@@ -1,0 +1,1 @@
+python -m alexnet.main --config=configs/proxy_drops.py '--workdir=runs/ablations/drops/conv_features=16-32-48-48-64,num_towers=1,seed=1' --config.num_towers=1 '--config.conv_features=(16,32,48,48,64)' --config.seed=1

@@ -1,0 +1,1 @@
+python -m alexnet.main --config=configs/proxy_drops.py '--workdir=runs/ablations/drops/num_towers=1,seed=1' --config.num_towers=1 '--config.conv_features=(32,64,96,96,64)' --config.seed=1
