@@ -235,10 +235,10 @@ def ratio_ladder(rows: list[dict], reference: str | None) -> str:
     if point == reference:
       continue
     cells = []
+    both_ran = {r['seed'] for r in rows if r['point'] == point} & {r['seed'] for r in rows if r['point'] == reference}
     for k in targets:
       ours, theirs = reached(point, k), reached(reference, k)
       _, logs = stats.pair_by_seed(ours, theirs)
-      both_ran = {r['seed'] for r in rows if r['point'] == point} & {r['seed'] for r in rows if r['point'] == reference}
       only = [f'{len(n)} where only {name} did' for name, n in (
           (reference, both_ran & set(theirs) - set(ours)), (point, both_ran & set(ours) - set(theirs))) if n]
       target = k[len('log2_steps_to_'):-len('_train_error')]
